@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironstone.k8s contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: stage_summary
+type: aggregate
+short_description: Print one line per cluster stage at the end of a run
+version_added: 0.1.0
+author: ironstone.k8s contributors (@ironstone)
+description:
+  - Groups plays into stages by their name prefix (C(etcd | ...) belongs to the C(etcd) stage) and prints,
+    after the play recap, each stage with whether it ran or was skipped and why, its wall time and its
+    ok, changed and failed task counts.
+  - A stage is skipped when preflight records it in the C(ironstone_stage_skips) fact, for example in the
+    lab profile when its package source is unreachable. Skipped stages are printed in capitals so that they
+    are never missed.
+requirements:
+  - Enable it in ansible.cfg with C(callbacks_enabled = ironstone.k8s.stage_summary).
+"""
+
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "ironstone.k8s.stage_summary"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super(CallbackModule, self).__init__()
+        self._stages = []
+        self._by_name = {}
+        self._current = None
+        self._skips = {}
+
+    def _stage(self, name):
+        if name not in self._by_name:
+            stage = dict(name=name, start=time.time(), end=time.time(), ok=0, changed=0, failed=0, unreachable=0)
+            self._by_name[name] = stage
+            self._stages.append(stage)
+        return self._by_name[name]
+
+    def v2_playbook_on_play_start(self, play):
+        name = (play.get_name() or "").strip()
+        if self._current is not None:
+            self._current["end"] = time.time()
+        if " | " not in name:
+            self._current = None
+            return
+        self._current = self._stage(name.split(" | ", 1)[0].strip())
+
+    def _count(self, key, result=None):
+        if self._current is None:
+            return
+        self._current[key] += 1
+        self._current["end"] = time.time()
+        if result is not None:
+            facts = result._result.get("ansible_facts") or {}
+            skips = facts.get("ironstone_stage_skips")
+            if isinstance(skips, dict):
+                self._skips.update(skips)
+
+    def v2_runner_on_ok(self, result):
+        self._count("changed" if result._result.get("changed") else "ok", result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if not ignore_errors:
+            self._count("failed")
+
+    def v2_runner_on_unreachable(self, result):
+        self._count("unreachable")
+
+    def v2_playbook_on_stats(self, stats):
+        if self._current is not None:
+            self._current["end"] = time.time()
+        names = [s["name"] for s in self._stages] + sorted(n for n in self._skips if n not in self._by_name)
+        if not names:
+            return
+        self._display.banner("STAGE SUMMARY")
+        for name in names:
+            stage = self._by_name.get(name)
+            if name in self._skips:
+                self._display.display("%-14s SKIPPED  %s" % (name, self._skips[name]), color="bright purple")
+                continue
+            state = "FAILED" if stage["failed"] or stage["unreachable"] else "ran"
+            self._display.display(
+                "%-14s %-8s %7.1fs  ok=%d changed=%d failed=%d unreachable=%d"
+                % (name, state, stage["end"] - stage["start"], stage["ok"], stage["changed"], stage["failed"], stage["unreachable"]),
+                color="red" if state == "FAILED" else ("yellow" if stage["changed"] else "green"),
+            )

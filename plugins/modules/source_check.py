@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: ironstone.k8s contributors
+# Apache License 2.0 (see LICENSE)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: source_check
+short_description: Check that the package sources of the enabled stages answer
+version_added: 0.1.0
+author: ironstone.k8s contributors (@ironstone)
+description:
+  - Probes each download URL that an enabled stage needs, once, with a short timeout, so that a run on a
+    machine without access to a package source stops at once instead of hanging or failing late.
+  - In the C(lab) profile a stage with an unreachable source is reported in RV(skips) instead, so the
+    playbooks can skip it and the stage summary can say so loudly.
+  - In any other profile the module fails with one message that names the unreachable URL and the variable
+    that points to a mirror.
+options:
+  sources:
+    description:
+      - The sources to check. Each names its stage, its URL and the variable that sets the URL.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      stage:
+        description: Stage that needs the source, for example C(etcd).
+        type: str
+        required: true
+      url:
+        description: URL to probe with an HTTP HEAD request; C(file://) URLs are checked for existence.
+        type: str
+        required: true
+      variable:
+        description: Variable that sets this URL, named in messages.
+        type: str
+        required: true
+  profile:
+    description:
+      - C(lab) skips stages whose sources are unreachable; anything else fails.
+    type: str
+    default: production
+  timeout:
+    description: Seconds to wait for each URL.
+    type: float
+    default: 5.0
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to diff.
+  platform:
+    platforms: posix
+    support: full
+    description: Runs on the controller or on any node with Python.
+"""
+
+EXAMPLES = r"""
+- name: Check the sources of the enabled stages
+  ironstone.k8s.source_check:
+    profile: "{{ ironstone_profile }}"
+    sources:
+      - stage: etcd
+        url: "{{ etcd_archive_url }}"
+        variable: etcd_archive_url
+  register: sources
+"""
+
+RETURN = r"""
+results:
+  description: Each URL probed, with whether it answered and how.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"url": "https://mirror.example/etcd.tar.gz", "reachable": false, "detail": "timed out"}]
+skips:
+  description: Stage name to the reason it must be skipped (lab profile only).
+  returned: always
+  type: dict
+  sample: {"etcd": "https://mirror.example/etcd.tar.gz is unreachable (timed out); set etcd_archive_url to a reachable mirror"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ironstone.k8s.plugins.module_utils import sources as sources_utils
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sources=dict(type="list", elements="dict", required=True, options=dict(
+                stage=dict(type="str", required=True),
+                url=dict(type="str", required=True),
+                variable=dict(type="str", required=True),
+            )),
+            profile=dict(type="str", default="production"),
+            timeout=dict(type="float", default=5.0),
+        ),
+        supports_check_mode=True,
+    )
+    sources = module.params["sources"]
+    errors = sources_utils.validate_sources(sources)
+    if errors:
+        module.fail_json(msg="; ".join(errors))
+    results, skips, failure = sources_utils.check(sources, module.params["profile"], timeout=module.params["timeout"])
+    listing = [dict(url=url, reachable=ok, detail=detail) for url, (ok, detail) in sorted(results.items())]
+    if failure:
+        module.fail_json(msg=failure, results=listing, skips={})
+    module.exit_json(changed=False, results=listing, skips=skips)
+
+
+if __name__ == "__main__":
+    main()
