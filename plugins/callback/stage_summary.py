@@ -11,10 +11,10 @@ short_description: Print one line per cluster stage at the end of a run
 version_added: 0.1.0
 author: ironstone.k8s contributors (@ironstone)
 description:
-  - Groups plays into stages by their name prefix (C(etcd | ...) belongs to the C(etcd) stage) and prints,
+  - Groups plays into stages by their name prefix (a play named C(Etcd | ...) belongs to the C(etcd) stage) and prints,
     after the play recap, each stage with whether it ran or was skipped and why, its wall time and its
     ok, changed and failed task counts.
-  - A stage is skipped when preflight records it in the C(ironstone_stage_skips) fact, for example in the
+  - A stage is skipped when preflight records it in the C(preflight_stage_skips) fact, for example in the
     lab profile when its package source is unreachable. Skipped stages are printed in capitals so that they
     are never missed.
 requirements:
@@ -53,7 +53,7 @@ class CallbackModule(CallbackBase):
         if " | " not in name:
             self._current = None
             return
-        self._current = self._stage(name.split(" | ", 1)[0].strip())
+        self._current = self._stage(name.split(" | ", 1)[0].strip().lower())
 
     def _count(self, key, result=None):
         if self._current is None:
@@ -62,7 +62,7 @@ class CallbackModule(CallbackBase):
         self._current["end"] = time.time()
         if result is not None:
             facts = result._result.get("ansible_facts") or {}
-            skips = facts.get("ironstone_stage_skips")
+            skips = facts.get("preflight_stage_skips")
             if isinstance(skips, dict):
                 self._skips.update(skips)
 

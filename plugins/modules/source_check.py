@@ -20,23 +20,12 @@ description:
 options:
   sources:
     description:
-      - The sources to check. Each names its stage, its URL and the variable that sets the URL.
+      - The sources to check. Each is a dict with C(stage) (the stage that needs it, for example C(etcd)),
+        C(url) (probed with an HTTP HEAD request; C(file://) URLs are checked for existence) and C(variable)
+        (the variable that sets the URL, named in messages). Other keys are ignored.
     type: list
     elements: dict
     required: true
-    suboptions:
-      stage:
-        description: Stage that needs the source, for example C(etcd).
-        type: str
-        required: true
-      url:
-        description: URL to probe with an HTTP HEAD request; C(file://) URLs are checked for existence.
-        type: str
-        required: true
-      variable:
-        description: Variable that sets this URL, named in messages.
-        type: str
-        required: true
   profile:
     description:
       - C(lab) skips stages whose sources are unreachable; anything else fails.
@@ -91,11 +80,7 @@ from ansible_collections.ironstone.k8s.plugins.module_utils import sources as so
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            sources=dict(type="list", elements="dict", required=True, options=dict(
-                stage=dict(type="str", required=True),
-                url=dict(type="str", required=True),
-                variable=dict(type="str", required=True),
-            )),
+            sources=dict(type="list", elements="dict", required=True),
             profile=dict(type="str", default="production"),
             timeout=dict(type="float", default=5.0),
         ),
