@@ -21,7 +21,9 @@ def main():
     sys.path.insert(0, wheels[-1])
     from pip._internal.cli.main import main as pip_main  # pylint: disable=import-outside-toplevel
 
-    sys.exit(pip_main(["install", "--upgrade", "--force-reinstall"] + sys.argv[1:]))
+    # get-pip's own switches: without them it would add setuptools and wheel.
+    args = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
+    sys.exit(pip_main(["install", "--upgrade", "--force-reinstall"] + args))
 
 
 if __name__ == "__main__":

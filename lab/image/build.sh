@@ -13,7 +13,7 @@ MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LAB_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,ca-certificates,curl,kmod,sudo,less,gnupg,util-linux,xfsprogs,e2fsprogs
 
-here=$(cd "$(dirname "$0")" && pwd)
+
 recipe=$( { cat "$0"; echo "$SUITE $MIRROR $SECURITY_MIRROR $PACKAGES"; } | sha256sum | cut -c1-12)
 tag="ironstone-node:${SUITE}-${recipe}"
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ironstone.k8s contributors
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License version 3.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -213,11 +213,17 @@ def probe_signature(path, blkid=None):
     (several signatures), anything else = probe error. When blkid is not
     available, failed, or found nothing, the magic-byte reader runs as well.
 
-    Returns a dict with fstype, pttype, signature (fstype, else pttype, else
-    ``ambiguous``, else None), source (blkid / magic / None) and error
-    (None, or why nothing could be probed).
+    A device the magic reader cannot open is never reported as blank, even when
+    blkid said "nothing found": ``blkid -p`` exits 2 with no message for a
+    path that does not exist (e.g. a /sys/block entry whose node was not
+    passed into a container).
+
+    Returns a dict with fstype, pttype, uuid (the filesystem UUID blkid
+    reported, else None), signature (fstype, else pttype, else ``ambiguous``,
+    else None), source (blkid / magic / None) and error (None, or why nothing
+    could be probed).
     """
-    result = {'fstype': None, 'pttype': None, 'signature': None, 'source': None, 'error': None}
+    result = {'fstype': None, 'pttype': None, 'uuid': None, 'signature': None, 'source': None, 'error': None}
     blkid_clean = False
     errors = []
     if blkid is not None:
@@ -230,6 +236,7 @@ def probe_signature(path, blkid=None):
             values = parse_blkid_export(out)
             result['fstype'] = values.get('TYPE') or None
             result['pttype'] = values.get('PTTYPE') or None
+            result['uuid'] = values.get('UUID') or None
             result['source'] = 'blkid'
         elif rc == 8:
             result['signature'] = 'ambiguous'
@@ -244,8 +251,8 @@ def probe_signature(path, blkid=None):
         try:
             found = read_magic(path)
         except (IOError, OSError) as exc:
-            if not blkid_clean:
-                errors.append('cannot read %s: %s' % (path, exc.strerror or exc))
+            result['source'] = None
+            errors.append('cannot read %s: %s' % (path, exc.strerror or exc))
         else:
             if found['fstype'] or found['pttype']:
                 result.update(found)
@@ -387,8 +394,12 @@ class _Inventory(object):
 
 
 def resolve_requested(entries, inventory, dev_root):
-    """Turn the ``devices`` option (names, /dev paths, /dev/disk/by-* links) into kernel names."""
+    """Turn the ``devices`` option (names, /dev paths, /dev/disk/by-* links) into kernel names.
+
+    Returns (names in the order first listed, {entry: '/dev/NAME'}).
+    """
     resolved = []
+    mapping = {}
     for entry in entries or []:
         text = (entry or '').strip()
         if not text:
@@ -410,9 +421,10 @@ def resolve_requested(entries, inventory, dev_root):
             raise DiskError(
                 "The devices entry '%s' resolves to partition '%s'; list the whole disk '%s' instead."
                 % (entry, name, inventory.parent[name]))
+        mapping[entry] = '/dev/' + name
         if name not in resolved:
             resolved.append(name)
-    return resolved
+    return resolved, mapping
 
 
 def _by_id_links(name, dev_root, udev_links):
@@ -437,11 +449,12 @@ def gather_disks(devices=None, sysfs_root='/sys', proc_root='/proc', dev_root='/
     """Inventory every /sys/block device and decide eligibility (see module docstring for the rule).
 
     Returns a dict with ``disks`` (list of dicts), ``eligible`` (list of /dev paths),
-    ``root_disk`` (/dev path or None) and ``root_disks`` (all physical devices backing /).
+    ``root_disk`` (/dev path or None), ``root_disks`` (all physical devices backing /)
+    and ``resolved`` ({``devices`` entry: /dev path it names}).
     Raises DiskError when an entry in ``devices`` cannot be resolved to a whole device.
     """
     inventory = _Inventory(sysfs_root)
-    requested = resolve_requested(devices, inventory, dev_root)
+    requested, resolved = resolve_requested(devices, inventory, dev_root)
 
     mounts = parse_mountinfo(read_text(os.path.join(proc_root, 'self', 'mountinfo'), ''))
     mounted_at = {}
@@ -527,9 +540,10 @@ def gather_disks(devices=None, sysfs_root='/sys', proc_root='/proc', dev_root='/
         if size > 0 and kind != 'rom':
             probe = probe_signature(probe_path, blkid)
         else:
-            probe = {'fstype': None, 'pttype': None, 'signature': None, 'source': None, 'error': None}
+            probe = {'fstype': None, 'pttype': None, 'uuid': None, 'signature': None, 'source': None, 'error': None}
         disk['fstype'] = probe['fstype']
         disk['pttype'] = probe['pttype']
+        disk['uuid'] = probe['uuid']
         disk['signature'] = probe['signature']
         disk['signature_source'] = probe['source']
 
@@ -552,6 +566,9 @@ def gather_disks(devices=None, sysfs_root='/sys', proc_root='/proc', dev_root='/
             reasons.append('has partitions: ' + ', '.join(p['name'] for p in partitions))
         if disk['holders']:
             reasons.append('held by ' + ', '.join(disk['holders']))
+        for part in partitions:
+            if part['holders']:
+                reasons.append('partition %s held by %s' % (part['name'], ', '.join(part['holders'])))
         if all_mounts:
             reasons.append('mounted at ' + ', '.join(all_mounts))
         if swap_on:
@@ -569,4 +586,5 @@ def gather_disks(devices=None, sysfs_root='/sys', proc_root='/proc', dev_root='/
         'eligible': [d['path'] for d in disks if d['eligible']],
         'root_disk': '/dev/' + root_disks[0] if root_disks else None,
         'root_disks': ['/dev/' + n for n in root_disks],
+        'resolved': resolved,
     }

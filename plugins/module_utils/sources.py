@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: ironstone.k8s contributors
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License version 3.
 """Reachability of the package sources that the enabled stages need.
 
-Pure Python (standard library only), so it can run on the controller or on a
-node. `plan_stages` turns probe results into a decision: in the ``lab``
+Plain Python over Ansible's own URL helper, so it can run on the controller or
+on a node. `plan_stages` turns probe results into a decision: in the ``lab``
 profile a stage with an unreachable source is skipped (and the reason is
 recorded for the stage summary); in any other profile the run stops with one
 message naming the URL and the variable that points to a mirror.
@@ -12,13 +12,11 @@ message naming the URL and the variable that points to a mirror.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import socket
 
-try:
-    from urllib.request import Request, urlopen
-    from urllib.error import HTTPError, URLError
-except ImportError:  # pragma: no cover - Python 2 is not supported on nodes
-    Request = urlopen = HTTPError = URLError = None
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
 
 
 def probe(url, timeout=5.0, opener=None):
@@ -28,14 +26,12 @@ def probe(url, timeout=5.0, opener=None):
     answers; only 404 on a file URL means the artifact is missing. A refused
     connection, a DNS failure or a timeout means unreachable.
     """
-    opener = opener or urlopen
+    opener = opener or open_url
     if url.startswith("file://"):
-        import os
         path = url[len("file://"):]
         return (os.path.exists(path), "exists" if os.path.exists(path) else "no such file")
-    request = Request(url, method="HEAD")
     try:
-        response = opener(request, timeout=timeout)
+        response = opener(url, method="HEAD", timeout=timeout)
         return True, "HTTP %s" % getattr(response, "status", 200)
     except HTTPError as exc:
         if exc.code == 404 and not url.endswith("/"):
@@ -84,7 +80,7 @@ def plan_stages(sources, results, profile):
     source, detail = unreachable[0]
     more = ""
     if len(unreachable) > 1:
-        more = " (and %d more: %s)" % (len(unreachable) - 1, ", ".join(s["url"] for s, _ in unreachable[1:]))
+        more = " (and %d more: %s)" % (len(unreachable) - 1, ", ".join(pair[0]["url"] for pair in unreachable[1:]))
     failure = ("Stage %s needs %s, which is unreachable (%s); point %s at a reachable mirror, "
                "or disable the stage%s." % (source["stage"], source["url"], detail, source["variable"], more))
     return {}, failure

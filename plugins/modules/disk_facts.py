@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: ironstone.k8s contributors
-# Apache License 2.0 (see LICENSE)
+# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License version 3.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -23,6 +23,8 @@ description:
     read-only; (5) it does not back C(/) (neither it, one of its partitions, nor a dm/md device stacked on it is mounted
     at C(/)); (6) it has no partitions, no holders, nothing mounted from it or its partitions and no active swap on it;
     (7) the signature probe succeeded and found no filesystem, partition-table or other signature."
+  - A device whose node cannot be opened (for example a C(/sys/block) entry whose C(/dev) node was not passed into a
+    container) is never reported as blank, because C(blkid -p) answers a missing path exactly like an empty device.
   - In a container whose C(/) is an overlay no disk backs C(/) and RV(root_disk) is null.
   - The module never writes anything.
 options:
@@ -122,6 +124,7 @@ disks:
       listed: false
       fstype: null
       pttype: null
+      uuid: null
       signature: null
       signature_source: blkid
       eligible: true
@@ -253,6 +256,11 @@ disks:
       type: str
       returned: always
       sample: gpt
+    uuid:
+      description: Filesystem UUID (C(UUID) from blkid), or null when there is no filesystem or blkid did not report one.
+      type: str
+      returned: always
+      sample: 5b9d3e0c-7a41-4c6e-9f0b-2a1d3c4b5e6f
     signature:
       description: RV(disks[].fstype), else RV(disks[].pttype), else C(ambiguous) when blkid found several, else null.
       type: str
@@ -291,6 +299,11 @@ root_disks:
   type: list
   elements: str
   sample: [/dev/nvme0n1]
+resolved:
+  description: Each O(devices) entry, as given, mapped to the C(/dev/NAME) path of the whole device it names.
+  returned: always
+  type: dict
+  sample: {"/dev/disk/by-id/nvme-Data_SSD_DATA0002": /dev/nvme2n1, "loop3": /dev/loop3}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

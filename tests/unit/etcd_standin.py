@@ -74,7 +74,7 @@ class StandinCluster(object):
         self.permission_denied = False
         self.hangup = set()        # paths whose requests are read and then dropped without an answer
         self.calls = []            # (member id, path, body)
-        self.db = bytes(self.rng.getrandbits(8) for _ in range(db_pages * 4096))
+        self.db = bytes(self.rng.getrandbits(8) for _page_byte in range(db_pages * 4096))
 
     def new_id(self):
         return self.rng.getrandbits(64) or 1

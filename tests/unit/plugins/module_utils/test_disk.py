@@ -67,10 +67,11 @@ class FakeHost(object):
             handle.write(text + '\n')
 
     def block(self, name, dev, sectors=0, rotational=0, devpath=None, model=None, serial=None, ro=0,
-              partitions=(), holders=(), slaves=(), dm_name=None, backing_file=None, hidden=0):
+              partitions=(), holders=(), slaves=(), dm_name=None, backing_file=None, hidden=0, node=True):
         """Create /sys/block/<name> as a symlink into /sys/devices/<devpath>/block/<name>, like the kernel does.
 
         partitions: iterable of (name, "maj:min", sectors, number).
+        node: also create an (empty) /dev/<name> file, as a host's /dev has a node for every /sys/block entry.
         """
         devpath = devpath or 'devices/virtual/block'
         real = os.path.join(self.sys, devpath, 'block', name) if not devpath.endswith('/block') else \
@@ -100,6 +101,8 @@ class FakeHost(object):
             self._write(os.path.join(real, pname, 'size'), str(psectors))
             self._write(os.path.join(real, pname, 'partition'), str(number))
             os.makedirs(os.path.join(real, pname, 'holders'))
+        if node:
+            self.dev_file(name)
         return real
 
     def mountinfo(self, text):
@@ -230,6 +233,44 @@ def test_lab_host_listed_devices(tmp_path):
     assert disks['loop1']['reasons'] == ['size 0']
     assert disks['sdb']['reasons'] == ['has signature: xfs']
     assert disks['zram0']['reasons'] == ['virtual device type: zram', 'size 0']
+    assert result['resolved'] == {'sda': '/dev/sda', '/dev/loop0': '/dev/loop0', 'loop1': '/dev/loop1',
+                                  '/dev/disk/by-id/nvme-Data_SSD_DATA0002': '/dev/nvme2n1',
+                                  '/dev/sdb': '/dev/sdb', 'zram0': '/dev/zram0'}
+
+
+def test_filesystem_uuid_reported(tmp_path):
+    """Stand-in FakeHost/FakeBlkid: the blkid UUID is reported for filesystems, null for blank and table-only disks."""
+    host = FakeHost(tmp_path)
+    disks = by_name(host.gather(blkid=build_lab_host(host)))
+    assert disks['sdb']['uuid'] == '5b9d3e0c-7a41-4c6e-9f0b-2a1d3c4b5e6f'
+    assert disks['sdc']['uuid'] == '8e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b'
+    assert disks['nvme1n1']['uuid'] is None
+    assert disks['nvme0n1']['uuid'] is None
+
+
+def test_device_without_node_is_not_blank(tmp_path):
+    """Stand-in FakeHost: in a lab container /sys/block lists the host's vda but /dev has no vda node.
+
+    Real ``blkid -p`` exits 2 without a message for a missing path, the same answer as "nothing found",
+    so FakeBlkid answers BLANK here; the device must still not be eligible.
+    """
+    host = FakeHost(tmp_path)
+    host.block('vda', '254:0', 1000000, devpath='devices/pci0000:00/0000:00:04.0/virtio2', node=False)
+    host.block('loop3', '7:3', 655360, backing_file='/root/.cache/disk.img')
+    disks = by_name(host.gather(devices=['loop3'], blkid=FakeBlkid()))
+    assert disks['vda']['eligible'] is False
+    assert disks['vda']['reasons'] == ['signature unknown: cannot read %s/vda: No such file or directory' % host.dev]
+    assert disks['loop3']['eligible'] is True
+
+
+def test_held_partition_is_a_reason(tmp_path):
+    """Stand-in FakeHost: a partition used by device-mapper (e.g. an active LVM PV) is named in the reasons."""
+    host = FakeHost(tmp_path)
+    real = host.block('sde', '8:64', 1000000, devpath=ATA_PATH % (6, 5, 5, 5), partitions=[('sde1', '8:65', 990000, 1)])
+    host._write(os.path.join(real, 'sde1', 'holders', 'dm-3'), '')
+    disks = by_name(host.gather(blkid=FakeBlkid({'sde': (0, fixture_text('blkid_gpt.txt'), '')})))
+    assert disks['sde']['reasons'] == ['has partitions: sde1', 'partition sde1 held by dm-3', 'has signature: gpt']
+    assert disks['sde']['partitions'][0]['holders'] == ['dm-3']
 
 
 def test_unknown_listed_device_fails(tmp_path):
@@ -304,7 +345,7 @@ def test_blkid_missing_falls_back_to_magic(tmp_path):
     host = FakeHost(tmp_path)
     host.block('nvme1n1', '259:3', 1000000, devpath=NVME_PCI % 1)
     host.block('nvme2n1', '259:4', 1000000, devpath=NVME_PCI % 2)
-    host.block('nvme3n1', '259:5', 1000000, devpath=NVME_PCI % 3)
+    host.block('nvme3n1', '259:5', 1000000, devpath=NVME_PCI % 3, node=False)
     host.dev_file('nvme1n1', b'\0' * 8192)
     host.dev_file('nvme2n1', b'XFSB' + b'\0' * 8188)
     # nvme3n1 has no device node: it cannot be probed, so it must not be eligible.
@@ -339,12 +380,16 @@ def test_probe_signature_blkid_outcomes(tmp_path):
     second_opinion = probe_signature(str(tmp_path / 'ext'), answer(2))
     assert second_opinion['fstype'] == 'ext4' and second_opinion['source'] == 'magic'
 
-    clean = probe_signature(str(tmp_path / 'missing'), answer(2))
-    # blkid said "nothing found"; an unreadable device must not turn that into an error.
-    assert clean == {'fstype': None, 'pttype': None, 'signature': None, 'source': 'blkid', 'error': None}
+    # Real `blkid -p /dev/missing` exits 2 with no message, exactly like "nothing found" (seen in a lab
+    # container, where /sys/block lists the host's vda but /dev has no vda node). A device the magic
+    # reader cannot open is therefore never reported as blank.
+    unopened = probe_signature(str(tmp_path / 'missing'), answer(2))
+    assert unopened['signature'] is None and unopened['source'] is None
+    assert unopened['error'].startswith('cannot read ')
 
-    # blkid clean and the magic reader agrees: the answer is still credited to blkid.
-    assert probe_signature(str(tmp_path / 'zero'), answer(2))['source'] == 'blkid'
+    clean = probe_signature(str(tmp_path / 'zero'), answer(2))
+    assert clean == {'fstype': None, 'pttype': None, 'uuid': None, 'signature': None, 'source': 'blkid', 'error': None}
+
 
     found = probe_signature(str(tmp_path / 'zero'), answer(0, 'DEVNAME=/dev/x\nTYPE=crypto_LUKS\nUSAGE=crypto\n'))
     assert found['signature'] == 'crypto_LUKS' and found['source'] == 'blkid'

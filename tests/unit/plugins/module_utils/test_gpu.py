@@ -6,13 +6,15 @@ __metaclass__ = type
 
 """Unit tests for module_utils/gpu.py.
 
-Stand-ins: the sysfs trees under tests/unit/fixtures/gpu/ are captured (h200x1)
-or hand-written after real hosts (all other cases, see the README there), and
+Stand-ins: the sysfs trees described by tests/unit/fixtures/gpu/<case>/pci.json
+are captured (h200x1) or hand-written after real hosts (all other cases, see the
+README there) and are materialized into tmp_path by case_sysfs(), and
 nvidia-smi is replaced by a small fake shell script written to tmp_path that
 prints a captured output file and exits with the captured status.
 subprocess_run_command stands in for AnsibleModule.run_command.
 """
 
+import json
 import os
 import shutil
 import stat
@@ -77,9 +79,40 @@ def case_smi(tmp_path, case):
     return fake_nvidia_smi(tmp_path, stdout_file, rc)
 
 
+def materialize_sysfs(root, case_dir):
+    """Build a case's sysfs tree under ``root`` and return it as a string.
+
+    Committed files under ``<case>/sys`` (module/nvidia/version) are copied; the PCI tree
+    comes from ``<case>/pci.json`` (address -> {file name: content without the trailing
+    newline, or {"symlink": target}}), since its directory names contain ':' which
+    collection file names must not.
+    """
+    src = os.path.join(case_dir, 'sys')
+    if os.path.isdir(src):
+        shutil.copytree(src, str(root))
+    devices = root / 'bus' / 'pci' / 'devices'
+    devices.mkdir(parents=True, exist_ok=True)
+    with open(os.path.join(case_dir, 'pci.json')) as handle:
+        tree = json.load(handle)
+    for address, files in tree.items():
+        for name, content in files.items():
+            path = devices / address / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, dict):
+                os.symlink(content['symlink'], str(path))
+            else:
+                path.write_text(u'%s\n' % content)
+    return str(root)
+
+
+def case_sysfs(tmp_path, case):
+    """The sysfs tree of a fixture case, materialized in tmp_path/sys."""
+    return materialize_sysfs(tmp_path / 'sys', fixture(case))
+
+
 def gather_case(tmp_path, case, **kwargs):
     smi, _log = case_smi(tmp_path, case)
-    return gather_gpu_facts(sysfs_root=fixture(case, 'sys'), nvidia_smi_path=smi, runner=RUNNER, **kwargs)
+    return gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, case), nvidia_smi_path=smi, runner=RUNNER, **kwargs)
 
 
 def make_sysfs(root, devices):
@@ -160,7 +193,7 @@ def test_t4(tmp_path):
 
 def test_nvidia_smi_called_with_the_documented_query(tmp_path):
     smi, log = case_smi(tmp_path, 't4')
-    gather_gpu_facts(sysfs_root=fixture('t4', 'sys'), nvidia_smi_path=smi, runner=RUNNER)
+    gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 't4'), nvidia_smi_path=smi, runner=RUNNER)
     assert log.read_text().splitlines() == [QUERY, '--format=csv,noheader,nounits']
 
 
@@ -229,7 +262,7 @@ def test_driver_failing_reports_error_and_keeps_sysfs(tmp_path):
 @pytest.mark.parametrize('case', ['t4', 'a100x8', 'h100x8', 'h200x1'])
 def test_sysfs_only_matches_nvidia_smi_labels(tmp_path, case):
     """The built-in device table gives the same labels as nvidia-smi for the fixtures that have both."""
-    result = gather_gpu_facts(sysfs_root=fixture(case, 'sys'), nvidia_smi_path=None)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, case), nvidia_smi_path=None)
     assert result['labels'] == EXPECTED_LABELS[case]
     assert set(g['source'] for g in result['gpus']) == set(['sysfs'])
     # The kernel module is loaded in these fixtures: its version is reported even without nvidia-smi.
@@ -244,7 +277,7 @@ def test_driver_library_mismatch(tmp_path):
     out = tmp_path / 'mismatch.stdout'
     out.write_text(u'Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.90\n')
     smi, _log = fake_nvidia_smi(tmp_path, str(out), 18)
-    result = gather_gpu_facts(sysfs_root=fixture('h100x8', 'sys'), nvidia_smi_path=smi, runner=RUNNER)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 'h100x8'), nvidia_smi_path=smi, runner=RUNNER)
     assert result['driver']['error'] == ('nvidia-smi exited with 18: Failed to initialize NVML: Driver/library version mismatch '
                                          'NVML library version: 550.90')
     assert result['driver']['version'] == '550.90.07'
@@ -259,7 +292,7 @@ def test_old_driver_without_compute_cap_is_retried(tmp_path):
         'echo "$1" >> "%s"\n'
         'case "$1" in *compute_cap*) cat "%s"; exit 2;; esac\n'
         'cat "%s"\n') % (log, fixture('nvidia-smi-invalid-field.stdout'), csv))
-    result = gather_gpu_facts(sysfs_root=fixture('t4', 'sys'), nvidia_smi_path=smi, runner=RUNNER)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 't4'), nvidia_smi_path=smi, runner=RUNNER)
     assert log.read_text().splitlines() == [
         QUERY, '--query-gpu=index,name,uuid,memory.total,driver_version,pci.bus_id,pci.device_id']
     assert result['driver'] == {'present': True, 'version': '470.256.02', 'error': None}
@@ -271,7 +304,7 @@ def test_old_driver_without_compute_cap_is_retried(tmp_path):
 @pytest.mark.skipif(TIMEOUT_BIN is None, reason='needs the coreutils timeout command')
 def test_nvidia_smi_timeout(tmp_path):
     smi = write_script(tmp_path / 'nvidia-smi', 'exec sleep 10\n')
-    result = gather_gpu_facts(sysfs_root=fixture('t4', 'sys'), nvidia_smi_path=smi, runner=RUNNER, timeout=1)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 't4'), nvidia_smi_path=smi, runner=RUNNER, timeout=1)
     assert result['driver']['error'] == '%s did not answer within 1 seconds' % smi
     assert result['labels'] == EXPECTED_LABELS['t4']
 
@@ -293,7 +326,7 @@ def test_command_runner_passes_timeout_and_c_locale():
 
 def test_nvidia_smi_path_missing(tmp_path):
     missing = str(tmp_path / 'no-such-nvidia-smi')
-    result = gather_gpu_facts(sysfs_root=fixture('driver_missing', 'sys'), nvidia_smi_path=missing)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 'driver_missing'), nvidia_smi_path=missing)
     assert result['driver']['present'] is False
     assert missing in result['driver']['error']
     assert result['count'] == 2
@@ -303,7 +336,7 @@ def test_no_devices_found(tmp_path):
     out = tmp_path / 'none.stdout'
     out.write_text(u'No devices were found\n')
     smi, _log = fake_nvidia_smi(tmp_path, str(out), 6)
-    result = gather_gpu_facts(sysfs_root=fixture('none', 'sys'), nvidia_smi_path=smi, runner=RUNNER)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 'none'), nvidia_smi_path=smi, runner=RUNNER)
     assert result['gpus'] == [] and result['labels'] == {}
     assert result['driver']['error'] == 'nvidia-smi exited with 6: No devices were found'
 
@@ -312,7 +345,7 @@ def test_gpu_missing_from_nvidia_smi_is_appended_from_sysfs(tmp_path):
     out = tmp_path / 'one.csv'
     out.write_text(u'0, NVIDIA L4, GPU-1, 23034, 550.54.15, 8.9, 00000000:00:03.0, 0x27B810DE\n')
     smi, _log = fake_nvidia_smi(tmp_path, str(out), 0)
-    result = gather_gpu_facts(sysfs_root=fixture('driver_missing', 'sys'), nvidia_smi_path=smi, runner=RUNNER)
+    result = gather_gpu_facts(sysfs_root=case_sysfs(tmp_path, 'driver_missing'), nvidia_smi_path=smi, runner=RUNNER)
     assert [(g['index'], g['pci_address'], g['source']) for g in result['gpus']] == [
         (0, '0000:00:03.0', 'nvidia-smi'), (None, '0000:00:04.0', 'sysfs')]
     assert result['labels']['nvidia.com/gpu.count'] == '2'

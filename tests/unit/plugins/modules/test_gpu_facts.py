@@ -7,12 +7,14 @@ __metaclass__ = type
 """Runs the gpu_facts module the way Ansible does (a separate Python process reading its
 arguments from a JSON file) against the fixture trees.
 
-Stand-ins: the sysfs trees in tests/unit/fixtures/gpu/ (see the README there) and a fake
+Stand-ins: the sysfs trees described in tests/unit/fixtures/gpu/ (see the README there),
+materialized into tmp_path by case_sysfs(), and a fake
 nvidia-smi shell script in tmp_path that prints a captured output.
 """
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -39,6 +41,26 @@ def run_module(tmp_path, args, check_mode=False):
     return proc.returncode, json.loads(proc.stdout)
 
 
+def case_sysfs(tmp_path, case):
+    """Build the case's sysfs tree in tmp_path/sys: committed <case>/sys files plus the PCI tree from
+    <case>/pci.json (address -> {file: content without trailing newline, or {"symlink": target}})."""
+    root = tmp_path / 'sys'
+    src = os.path.join(FIXTURES, case, 'sys')
+    if os.path.isdir(src):
+        shutil.copytree(src, str(root))
+    with open(os.path.join(FIXTURES, case, 'pci.json')) as handle:
+        tree = json.load(handle)
+    for address, files in tree.items():
+        for name, content in files.items():
+            path = root / 'bus' / 'pci' / 'devices' / address / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, dict):
+                os.symlink(content['symlink'], str(path))
+            else:
+                path.write_text(u'%s\n' % content)
+    return str(root)
+
+
 def fake_smi(tmp_path, case):
     path = tmp_path / 'nvidia-smi'
     with open(os.path.join(FIXTURES, case, 'nvidia-smi.rc')) as handle:
@@ -51,7 +73,7 @@ def fake_smi(tmp_path, case):
 @pytest.mark.parametrize('check_mode', [False, True])
 def test_module_h100x8(tmp_path, check_mode):
     rc, result = run_module(tmp_path, {
-        'sysfs_root': os.path.join(FIXTURES, 'h100x8', 'sys'),
+        'sysfs_root': case_sysfs(tmp_path, 'h100x8'),
         'nvidia_smi_path': fake_smi(tmp_path, 'h100x8'),
     }, check_mode=check_mode)
     assert rc == 0
@@ -69,7 +91,7 @@ def test_module_h100x8(tmp_path, check_mode):
 
 def test_module_driver_failing_is_not_failed(tmp_path):
     rc, result = run_module(tmp_path, {
-        'sysfs_root': os.path.join(FIXTURES, 'driver_failing', 'sys'),
+        'sysfs_root': case_sysfs(tmp_path, 'driver_failing'),
         'nvidia_smi_path': fake_smi(tmp_path, 'driver_failing'),
     })
     assert rc == 0 and result['changed'] is False and 'failed' not in result
@@ -78,7 +100,7 @@ def test_module_driver_failing_is_not_failed(tmp_path):
 
 
 def test_module_none_with_nvidia_smi_not_on_path(tmp_path):
-    rc, result = run_module(tmp_path, {'sysfs_root': os.path.join(FIXTURES, 'none', 'sys'),
+    rc, result = run_module(tmp_path, {'sysfs_root': case_sysfs(tmp_path, 'none'),
                                        'nvidia_smi_path': str(tmp_path / 'absent')})
     assert rc == 0
     assert result['gpus'] == [] and result['labels'] == {} and result['count'] == 0
