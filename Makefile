@@ -17,7 +17,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export PATH := $(BIN):$(PATH)
 
 # Molecule scenarios, in the order `make test` runs them.
-SCENARIOS ?= default runtime
+SCENARIOS ?= default runtime storage
 
 .PHONY: help setup engine image lab lab-down test unit lint sanity molecule build bench clean
 
@@ -67,7 +67,7 @@ $(GET_PIP): lab/get_pip.py
 	cp lab/get_pip.py $@
 
 sanity: setup $(GET_PIP)
-	command -v shellcheck >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+	@command -v shellcheck >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 	rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(SANITY_DIR)
 	cd $(SANITY_DIR) && git init -q && git add -A && \

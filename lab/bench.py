@@ -1,13 +1,20 @@
-#!/usr/bin/env python3
 """`make bench`: wall time of stage playbooks on fresh lab nodes (a report, not a test).
 
 For each size (3 and 9 nodes) it starts fresh node containers on their own
 network, runs each stage playbook once, timing it, and for 3 nodes runs them
 again (the no-op re-run). Prints a table of medians when --repeat > 1.
 Per-task timing of every run is kept in .cache/bench/<run>.log.
+
+etcd is installed from a release archive, as an offline mirror would serve
+it: the archive is repacked from Debian's etcd-server and etcd-client
+binaries (a stand-in for the upstream tarball) and served over HTTP from this
+host on the bench network's gateway address.
 """
 import argparse
+import glob
+import hashlib
 import json
+import shutil
 import os
 import statistics
 import subprocess
@@ -17,6 +24,35 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.join(ROOT, ".cache", "bench")
 BIN = os.path.join(ROOT, ".venv", "bin")
+
+
+GATEWAY = "172.30.50.1"
+MIRROR_PORT = 8098
+
+
+def etcd_archive():
+    """Repack Debian's etcd binaries in the upstream archive layout; return (name, sha256)."""
+    mirror = os.path.join(BENCH, "mirror")
+    work = os.path.join(BENCH, "debs")
+    os.makedirs(mirror, exist_ok=True)
+    existing = glob.glob(os.path.join(mirror, "etcd-v*-linux-amd64.tar.gz"))
+    if not existing:
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        subprocess.run(["apt-get", "download", "etcd-server", "etcd-client"], cwd=work, check=True,
+                       stdout=subprocess.DEVNULL)
+        for deb in glob.glob(os.path.join(work, "*.deb")):
+            subprocess.run(["dpkg-deb", "-x", deb, os.path.join(work, "root")], check=True)
+        version = subprocess.run([os.path.join(work, "root/usr/bin/etcd"), "--version"], check=True,
+                                 capture_output=True, text=True).stdout.split()[2]
+        top = "etcd-v%s-linux-amd64" % version
+        os.makedirs(os.path.join(work, top))
+        for binary in ("etcd", "etcdctl"):
+            shutil.copy(os.path.join(work, "root/usr/bin", binary), os.path.join(work, top, binary))
+        subprocess.run(["tar", "-C", work, "-czf", os.path.join(mirror, top + ".tar.gz"), top], check=True)
+        existing = glob.glob(os.path.join(mirror, "etcd-v*-linux-amd64.tar.gz"))
+    with open(existing[0], "rb") as handle:
+        return os.path.basename(existing[0]), hashlib.sha256(handle.read()).hexdigest()
 
 
 def inventory(size, stages):
@@ -39,10 +75,13 @@ def inventory(size, stages):
         },
         "children": {"kube_node": {"hosts": dict(members)}, "etcd": {"hosts": dict(members)}},
     }}
-    extra = os.path.join(BENCH, "stage-vars.json")
-    if os.path.exists(extra):
-        with open(extra) as handle:
-            data["all"]["vars"].update(json.load(handle))
+    if "etcd" in stages:
+        name, sha256 = etcd_archive()
+        data["all"]["vars"].update({
+            "etcd_install_source": "archive",
+            "etcd_archive_url": "http://%s:%d/%s" % (GATEWAY, MIRROR_PORT, name),
+            "etcd_archive_sha256": sha256,
+        })
     path = os.path.join(BENCH, "inventory-%d.json" % size)
     with open(path, "w") as handle:
         json.dump(data, handle, indent=1)
@@ -55,7 +94,7 @@ def run(args, log):
                PROFILE_TASKS_TASK_OUTPUT_LIMIT="8")
     start = time.monotonic()
     with open(log, "w") as handle:
-        proc = subprocess.run(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        proc = subprocess.run(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False)
     elapsed = time.monotonic() - start
     if proc.returncode != 0:
         sys.exit("bench: %s failed (rc=%d); see %s" % (" ".join(args[:3]), proc.returncode, log))
@@ -74,8 +113,8 @@ def recap_changed(log):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="3,9")
-    parser.add_argument("--stages", default=",".join(s for s in ("runtime", "etcd")
-                                                      if os.path.exists(os.path.join(ROOT, "playbooks", s + ".yml"))))
+    existing = [s for s in ("runtime", "etcd") if os.path.exists(os.path.join(ROOT, "playbooks", s + ".yml"))]
+    parser.add_argument("--stages", default=",".join(existing))
     parser.add_argument("--repeat", type=int, default=1)
     opts = parser.parse_args()
     os.makedirs(BENCH, exist_ok=True)
@@ -90,6 +129,11 @@ def main():
             run(down, os.path.join(BENCH, "down.log"))
             run([os.path.join(BIN, "ansible-playbook"), "-i", inv, "lab/up.yml", "-e", "lab_image=" + image],
                 os.path.join(BENCH, "up-%d.log" % size))
+            server = None
+            if "etcd" in stages:
+                server = subprocess.Popen([sys.executable, "-m", "http.server", str(MIRROR_PORT), "--bind", GATEWAY,
+                                           "--directory", os.path.join(BENCH, "mirror")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for stage in stages:
                 log = os.path.join(BENCH, "%s-%d-fresh-%d.log" % (stage, size, rep))
                 took = run([os.path.join(BIN, "ansible-playbook"), "-i", inv, "playbooks/%s.yml" % stage], log)
@@ -99,11 +143,14 @@ def main():
                     log = os.path.join(BENCH, "%s-%d-noop-%d.log" % (stage, size, rep))
                     took = run([os.path.join(BIN, "ansible-playbook"), "-i", inv, "playbooks/%s.yml" % stage], log)
                     rows.setdefault((stage, size, "no-op"), []).append((took, recap_changed(log)))
+            if server is not None:
+                server.terminate()
+                server.wait()
             run(down, os.path.join(BENCH, "down.log"))
     print("\n%-10s %6s %-7s %10s %9s %6s" % ("stage", "nodes", "run", "median s", "changed", "runs"))
     for (stage, size, kind), values in sorted(rows.items()):
-        print("%-10s %6d %-7s %10.1f %9d %6d" % (stage, size, kind, statistics.median(v[0] for v in values),
-                                                  values[-1][1], len(values)))
+        median = statistics.median(v[0] for v in values)
+        print("%-10s %6d %-7s %10.1f %9d %6d" % (stage, size, kind, median, values[-1][1], len(values)))
     for stage in stages:
         three, nine = rows.get((stage, 3, "fresh")), rows.get((stage, 9, "fresh"))
         if three and nine:

@@ -39,8 +39,11 @@ else
 fi
 
 for _ in $(seq "$WAIT"); do
-  if [ -S "$SOCK" ] && engine_answers; then exit 0; fi
+  if engine_answers; then exit 0; fi
   sleep 1
 done
-reason=$(tail -n 1 "$LAB_STATE/dockerd.log" 2>/dev/null || true)
-die "the engine did not answer on $SOCK within ${WAIT}s${reason:+ (dockerd said: $reason)}"
+where=${DOCKER_HOST:-unix://$SOCK}
+if [ -d /run/systemd/system ]; then
+  die "the engine did not answer at $where within ${WAIT}s; see journalctl -u docker"
+fi
+die "the engine did not answer at $where within ${WAIT}s; see $LAB_STATE/dockerd.log"

@@ -24,8 +24,7 @@ fi
 
 command -v debootstrap >/dev/null 2>&1 || {
   echo "lab: installing debootstrap" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
-    { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
+  { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
     { echo "lab: cannot install debootstrap; install it and retry" >&2; exit 1; }
 }
 

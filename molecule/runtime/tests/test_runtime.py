@@ -1,7 +1,6 @@
 """containerd on a real lab node (real containerd and runc from Debian; no stand-ins)."""
 
 
-
 def test_containerd_active_and_enabled(host):
     svc = host.service("containerd")
     assert svc.is_running
