@@ -390,7 +390,6 @@ def test_probe_signature_blkid_outcomes(tmp_path):
     clean = probe_signature(str(tmp_path / 'zero'), answer(2))
     assert clean == {'fstype': None, 'pttype': None, 'uuid': None, 'signature': None, 'source': 'blkid', 'error': None}
 
-
     found = probe_signature(str(tmp_path / 'zero'), answer(0, 'DEVNAME=/dev/x\nTYPE=crypto_LUKS\nUSAGE=crypto\n'))
     assert found['signature'] == 'crypto_LUKS' and found['source'] == 'blkid'
 
