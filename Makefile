@@ -45,7 +45,8 @@ engine:
 	@lab/ensure-docker.sh
 
 image: engine
-	@lab/image/build.sh > .cache/lab/image
+	@mkdir -p .cache/lab
+	@lab/image/build.sh > .cache/lab/image.new && mv .cache/lab/image.new .cache/lab/image
 
 lab: setup image
 	$(BIN)/ansible-playbook lab/up.yml -e lab_image=$$(cat .cache/lab/image)
