@@ -666,7 +666,8 @@ class EtcdClient(object):
             code_text = ', gRPC code %s %s' % (code, GRPC_CODE_NAMES.get(code, ''))
         hint = ''
         if status == 404 and code is None:
-            hint = '; this URL does not serve the etcd v3 JSON gateway: point endpoints at etcd client URLs of etcd 3.4 or newer'
+            hint = ('; this URL does not serve the etcd v3 JSON gateway: point endpoints at etcd client URLs of etcd 3.4 or newer, '
+                    'and where etcd runs with --config-file set enable-grpc-gateway: true in that file (etcd 3.4 leaves the gateway off then)')
         elif status in (401, 403) or code in (7, 16):
             hint = '; this client is not allowed to do that: check the client certificate (etcd RBAC auth is not supported)'
         text = 'etcd endpoint %s answered POST %s with HTTP %d%s: %s%s' % (endpoint, url, status, code_text, message or '(no message)', hint)
