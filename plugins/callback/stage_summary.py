@@ -12,8 +12,8 @@ version_added: 0.1.0
 author: ironstone.k8s contributors (@ironstone)
 description:
   - Groups plays into stages by their name prefix (a play named C(Etcd | ...) belongs to the C(etcd) stage) and prints,
-    after the play recap, each stage with whether it ran or was skipped and why, its wall time and its
-    ok, changed and failed task counts.
+    after the play recap, each stage with whether it ran or was skipped and why, its wall time (the sum of
+    its plays' wall times) and its ok, changed and failed task results.
   - A stage is skipped when preflight records it in the C(preflight_stage_skips) fact, for example in the
     lab profile when its package source is unreachable. Skipped stages are printed in capitals so that they
     are never missed.
@@ -37,29 +37,36 @@ class CallbackModule(CallbackBase):
         self._stages = []
         self._by_name = {}
         self._current = None
+        self._play_started = None
         self._skips = {}
 
     def _stage(self, name):
         if name not in self._by_name:
-            stage = dict(name=name, start=time.time(), end=time.time(), ok=0, changed=0, failed=0, unreachable=0)
+            stage = dict(name=name, seconds=0.0, ok=0, changed=0, failed=0, unreachable=0)
             self._by_name[name] = stage
             self._stages.append(stage)
         return self._by_name[name]
 
+    def _close_play(self):
+        # A stage's time is the sum of its plays' wall times: a stage
+        # playbook may import preflight again, which must not stretch it.
+        if self._current is not None and self._play_started is not None:
+            self._current["seconds"] += time.time() - self._play_started
+        self._play_started = None
+
     def v2_playbook_on_play_start(self, play):
         name = (play.get_name() or "").strip()
-        if self._current is not None:
-            self._current["end"] = time.time()
+        self._close_play()
         if " | " not in name:
             self._current = None
             return
         self._current = self._stage(name.split(" | ", 1)[0].strip().lower())
+        self._play_started = time.time()
 
     def _count(self, key, result=None):
         if self._current is None:
             return
         self._current[key] += 1
-        self._current["end"] = time.time()
         if result is not None:
             facts = result._result.get("ansible_facts") or {}
             skips = facts.get("preflight_stage_skips")
@@ -77,8 +84,7 @@ class CallbackModule(CallbackBase):
         self._count("unreachable")
 
     def v2_playbook_on_stats(self, stats):
-        if self._current is not None:
-            self._current["end"] = time.time()
+        self._close_play()
         names = [s["name"] for s in self._stages] + sorted(n for n in self._skips if n not in self._by_name)
         if not names:
             return
@@ -91,6 +97,6 @@ class CallbackModule(CallbackBase):
             state = "FAILED" if stage["failed"] or stage["unreachable"] else "ran"
             self._display.display(
                 "%-14s %-8s %7.1fs  ok=%d changed=%d failed=%d unreachable=%d"
-                % (name, state, stage["end"] - stage["start"], stage["ok"], stage["changed"], stage["failed"], stage["unreachable"]),
+                % (name, state, stage["seconds"], stage["ok"], stage["changed"], stage["failed"], stage["unreachable"]),
                 color="red" if state == "FAILED" else ("yellow" if stage["changed"] else "green"),
             )
