@@ -70,7 +70,7 @@ def test_a_client_without_certificate_is_refused(host, member):
 @pytest.mark.parametrize("port", [2379, 2380])
 def test_plaintext_http_is_refused(host, member, port):
     answer = host.run("curl -s --max-time 5 -o /dev/stdout -w '\\n%%{http_code}' http://%s:%d/version" % (MEMBERS[member], port))
-    body, _, code = answer.stdout.rpartition("\n")
+    body, _sep, code = answer.stdout.rpartition("\n")
     assert "etcdserver" not in body and "etcdcluster" not in body
     assert code != "200", answer.stdout
 
