@@ -52,7 +52,7 @@ lab: setup image
 	$(BIN)/ansible-playbook lab/up.yml -e lab_image=$$(cat .cache/lab/image)
 	$(BIN)/ansible-playbook playbooks/site.yml
 
-lab-down: setup
+lab-down: setup engine
 	$(BIN)/ansible-playbook lab/down.yml
 
 test: unit lint sanity molecule
