@@ -75,10 +75,11 @@ sanity: setup $(GET_PIP)
 	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 molecule: setup image
-	set -e; for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; \
-	  LAB_IMAGE=$$(cat .cache/lab/image) $(BIN)/molecule test -s $$s; \
-	done
+	@set -e; summary=""; for s in $(SCENARIOS); do \
+	  echo "=== molecule test -s $$s"; start=$$(date +%s); \
+	  LAB_IMAGE=$$(cat .cache/lab/image) $(BIN)/molecule test -s $$s || { echo "=== molecule scenario $$s FAILED"; exit 1; }; \
+	  summary="$$summary$$(printf '%-16s %5ss' $$s $$(( $$(date +%s) - start )))\n"; \
+	done; printf "=== molecule scenario times\n$$summary"
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
