@@ -8,19 +8,22 @@ __metaclass__ = type
 
 Stand-ins: the sysfs trees described by tests/unit/fixtures/gpu/<case>/pci.json
 are captured (h200x1) or hand-written after real hosts (all other cases, see the
-README there) and are materialized into tmp_path by case_sysfs(), and
+README there) and are materialized into tmp_path by gpu_cases.case_sysfs(), and
 nvidia-smi is replaced by a small fake shell script written to tmp_path that
 prints a captured output file and exits with the captured status.
 subprocess_run_command stands in for AnsibleModule.run_command.
 """
 
-import json
 import os
 import shutil
 import stat
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from gpu_cases import case_sysfs  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.ironstone.k8s.plugins.module_utils import gpu
 from ansible_collections.ironstone.k8s.plugins.module_utils.gpu import (
@@ -77,37 +80,6 @@ def case_smi(tmp_path, case):
     with open(fixture(case, 'nvidia-smi.rc')) as handle:
         rc = int(handle.read())
     return fake_nvidia_smi(tmp_path, stdout_file, rc)
-
-
-def materialize_sysfs(root, case_dir):
-    """Build a case's sysfs tree under ``root`` and return it as a string.
-
-    Committed files under ``<case>/sys`` (module/nvidia/version) are copied; the PCI tree
-    comes from ``<case>/pci.json`` (address -> {file name: content without the trailing
-    newline, or {"symlink": target}}), since its directory names contain ':' which
-    collection file names must not.
-    """
-    src = os.path.join(case_dir, 'sys')
-    if os.path.isdir(src):
-        shutil.copytree(src, str(root))
-    devices = root / 'bus' / 'pci' / 'devices'
-    devices.mkdir(parents=True, exist_ok=True)
-    with open(os.path.join(case_dir, 'pci.json')) as handle:
-        tree = json.load(handle)
-    for address, files in tree.items():
-        for name, content in files.items():
-            path = devices / address / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, dict):
-                os.symlink(content['symlink'], str(path))
-            else:
-                path.write_text(u'%s\n' % content)
-    return str(root)
-
-
-def case_sysfs(tmp_path, case):
-    """The sysfs tree of a fixture case, materialized in tmp_path/sys."""
-    return materialize_sysfs(tmp_path / 'sys', fixture(case))
 
 
 def gather_case(tmp_path, case, **kwargs):

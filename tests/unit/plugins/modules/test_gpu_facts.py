@@ -8,18 +8,20 @@ __metaclass__ = type
 arguments from a JSON file) against the fixture trees.
 
 Stand-ins: the sysfs trees described in tests/unit/fixtures/gpu/ (see the README there),
-materialized into tmp_path by case_sysfs(), and a fake
+materialized into tmp_path by gpu_cases.case_sysfs(), and a fake
 nvidia-smi shell script in tmp_path that prints a captured output.
 """
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
 
 import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
+from gpu_cases import case_sysfs  # noqa: E402  pylint: disable=wrong-import-position
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
@@ -39,26 +41,6 @@ def run_module(tmp_path, args, check_mode=False):
                           universal_newlines=True, env=env, timeout=60, check=False)
     assert proc.stdout, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
-
-
-def case_sysfs(tmp_path, case):
-    """Build the case's sysfs tree in tmp_path/sys: committed <case>/sys files plus the PCI tree from
-    <case>/pci.json (address -> {file: content without trailing newline, or {"symlink": target}})."""
-    root = tmp_path / 'sys'
-    src = os.path.join(FIXTURES, case, 'sys')
-    if os.path.isdir(src):
-        shutil.copytree(src, str(root))
-    with open(os.path.join(FIXTURES, case, 'pci.json')) as handle:
-        tree = json.load(handle)
-    for address, files in tree.items():
-        for name, content in files.items():
-            path = root / 'bus' / 'pci' / 'devices' / address / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, dict):
-                os.symlink(content['symlink'], str(path))
-            else:
-                path.write_text(u'%s\n' % content)
-    return str(root)
 
 
 def fake_smi(tmp_path, case):
