@@ -68,8 +68,14 @@ ALARM_NAMES = {0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT'}
 # etcdserver error texts that decide what to do next.
 MSG_LEARNER_NOT_READY = 'in sync with leader'
 MSG_NOT_LEARNER = 'can only promote a learner member'
+# etcd's strict reconfig check refuses a member add, changing nothing, while the
+# leader has not been connected to every voting member for 5 s (for example just
+# after a promotion).
+MSG_UNHEALTHY = 'unhealthy cluster'
 
 PROMOTE_RETRY_INTERVAL = 2.0
+ADD_RETRY_INTERVAL = 1.0
+ADD_RETRY_TIMEOUT = 30.0
 
 
 # --------------------------------------------------------------------------
@@ -1010,7 +1016,8 @@ def run_member(client, params, check_mode=False, sleep=time.sleep, clock=time.mo
             result['initial_cluster'] = build_initial_cluster(members, name, peer_urls)
             result['msg'] = 'would add %s as a learner' % name
             return result
-        new, after = client.member_add(peer_urls, learner=True)
+        new, after, attempts = _add_when_ready(client, peer_urls, sleep, clock)
+        result['attempts'] = attempts
         result['member'] = public_member(new)
         result['members'] = [public_member(m) for m in after]
         result['initial_cluster'] = build_initial_cluster(after, name, peer_urls)
@@ -1066,6 +1073,27 @@ def _by_id(members, member_id):
         if member['id_int'] == member_id:
             return member
     return None
+
+
+def _add_when_ready(client, peer_urls, sleep, clock):
+    """Add a learner, retrying while etcd refuses with "unhealthy cluster".
+
+    That refusal comes from etcd's strict reconfig check before anything is
+    proposed, so trying again is safe. Returns (new member, members after, attempts).
+    """
+    deadline = clock() + ADD_RETRY_TIMEOUT
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            new, after = client.member_add(peer_urls, learner=True)
+            return new, after, attempts
+        except EtcdUnreachableError:
+            raise
+        except EtcdError as exc:
+            if MSG_UNHEALTHY not in exc.message or clock() >= deadline:
+                raise
+        sleep(ADD_RETRY_INTERVAL)
 
 
 def _promote_when_ready(client, member, wait_timeout, sleep, clock):
@@ -1278,4 +1306,35 @@ def run_snapshot(client, params, check_mode=False, now=None):
     # pending=name: the new snapshot is never deleted, even if older files carry later timestamps
     result['deleted'] = apply_retention(dest_dir, prefix, keep, pending=name)
     result['msg'] = 'saved a verified snapshot of %s (revision %d) to %s' % (chosen, status['revision'], path)
+    return result
+
+
+def run_snapshot_info(params):
+    """Check a snapshot file that is already on disk; return the module result.
+
+    Raises ``SnapshotVerificationError`` for a file that is missing, truncated
+    or whose sha256 trailer does not match its database, and ``EtcdError`` for
+    a path that is not a regular file.
+    """
+    path = params['path']
+    if os.path.isdir(path):
+        raise EtcdError('snapshot path %s is a directory; give the path of one snapshot file (a .db file made by etcd_snapshot or '
+                        'etcdctl snapshot save)' % path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise EtcdError('snapshot path %s is not a regular file; give the path of one snapshot file' % path)
+    if not os.path.exists(path):
+        raise SnapshotVerificationError('snapshot file %s does not exist; give the path of a snapshot made by etcd_snapshot or '
+                                        'etcdctl snapshot save' % path)
+    info = verify_snapshot_file(path)
+    match = re.search(r'-rev(\d+)\.db$', os.path.basename(path))
+    result = {
+        'changed': False,
+        'path': path,
+        'valid': True,
+        'size': info['size'],
+        'sha256': info['sha256'],
+        'db_sha256': info['db_sha256'],
+        'revision': int(match.group(1)) if match else None,
+        'msg': 'snapshot file %s is intact: its database matches its sha256 trailer %s' % (path, info['db_sha256']),
+    }
     return result

@@ -187,8 +187,9 @@ initial_cluster_state:
   type: str
   sample: existing
 attempts:
-  description: Number of promote calls made.
-  returned: when a learner was promoted
+  description: Number of add calls made (etcd refuses an add with "unhealthy cluster" until the leader has been connected to every
+    voting member for 5 seconds; the module retries that for up to 30 seconds), or of promote calls made.
+  returned: when a member was added or a learner was promoted
   type: int
   sample: 3
 msg:

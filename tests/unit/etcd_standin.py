@@ -18,7 +18,9 @@ modules use, shaped like the grpc-gateway of etcd 3.4/3.5:
   database (a multiple of 4096 bytes) plus its 32-byte sha256.
 
 Several servers can share one ``StandinCluster`` so each plays one member.
-Knobs for tests: ``promote_not_ready`` (reject that many promote calls as "not
+Knobs for tests: ``add_unhealthy`` (refuse that many member adds with
+"unhealthy cluster", as etcd's strict reconfig check does while a voting member
+has been connected for less than 5 s), ``promote_not_ready`` (reject that many promote calls as "not
 in sync"), ``corrupt_snapshot``, ``snapshot_error_midway``, ``unhealthy``
 (member ids whose range reads fail "unavailable"), ``permission_denied``
 (range reads answer 403 like an RBAC-protected key), ``alarms``, ``hangup``
@@ -68,6 +70,8 @@ class StandinCluster(object):
         self.alarms = []           # list of (member id, 'NOSPACE'|'CORRUPT')
         self.promote_not_ready = 0
         self.promote_calls = 0
+        self.add_unhealthy = 0     # refuse that many member adds as etcd's strict reconfig check does
+        self.add_calls = 0
         self.corrupt_snapshot = False
         self.snapshot_error_midway = False
         self.unhealthy = set()
@@ -162,6 +166,10 @@ class StandinCluster(object):
             raise StandinError(3, 'bad ID')
 
     def _member_add(self, member_id, body):
+        self.add_calls += 1
+        if self.add_unhealthy > 0:
+            self.add_unhealthy -= 1
+            raise StandinError(14, 'etcdserver: unhealthy cluster')
         urls = body.get('peerURLs') or []
         if not urls:
             raise StandinError(3, 'etcdserver: member peer URL not given')

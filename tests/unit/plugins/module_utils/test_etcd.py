@@ -550,6 +550,28 @@ def test_join_flow_add_learner_then_promote_after_not_in_sync(pki, standin):
         new_server.stop()
 
 
+def test_add_retries_while_etcd_says_unhealthy_cluster(pki, standin):
+    """Stand-in answers "unhealthy cluster" twice, as etcd's strict reconfig check does just after a promotion."""
+    cluster, servers = standin
+    cluster.add_unhealthy = 2
+    client = client_for(pki, [servers['etcd-1'].url])
+    clock = FakeClock()
+    added = E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
+    assert added['changed'] is True and added['action'] == 'add' and added['attempts'] == 3
+    assert clock.sleeps == [1.0, 1.0] and cluster.add_calls == 3
+    assert [m['name'] for m in cluster.members].count('') == 1
+
+
+def test_add_gives_up_on_unhealthy_cluster_after_the_retry_window(pki, standin):
+    cluster, servers = standin
+    cluster.add_unhealthy = 1000
+    client = client_for(pki, [servers['etcd-1'].url])
+    clock = FakeClock()
+    with pytest.raises(E.EtcdError, match='unhealthy cluster'):
+        E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
+    assert cluster.add_calls == 31 and len(cluster.members) == 3
+
+
 def test_promote_gives_up_after_wait_timeout(pki, standin):
     cluster, servers = standin
     learner_id = cluster.new_id()
@@ -715,3 +737,24 @@ def test_run_snapshot_never_deletes_the_new_file(pki, standin, tmp_path):
     result = E.run_snapshot(client, {'dest_dir': str(tmp_path), 'prefix': 'etcd-snapshot', 'keep': 1})
     assert result['deleted'] == []
     assert sorted(os.listdir(str(tmp_path))) == sorted([future, os.path.basename(result['path'])])
+
+
+def test_run_snapshot_info_reads_revision_from_the_name(tmp_path):
+    path = str(tmp_path / 'etcd-snapshot-20240131T020000Z-rev4821.db')
+    data = craft_snapshot(path)
+    info = E.run_snapshot_info({'path': path})
+    assert info['valid'] is True and info['changed'] is False and info['revision'] == 4821
+    assert info['sha256'] == hashlib.sha256(data).hexdigest()
+    other = str(tmp_path / 'manual.db')
+    craft_snapshot(other)
+    assert E.run_snapshot_info({'path': other})['revision'] is None
+
+
+def test_run_snapshot_info_refuses_truncated_and_corrupt(tmp_path):
+    path = str(tmp_path / 'etcd-snapshot-20240131T020000Z-rev1.db')
+    craft_snapshot(path, truncate=100)
+    with pytest.raises(E.SnapshotVerificationError, match='truncated'):
+        E.run_snapshot_info({'path': path})
+    craft_snapshot(path, corrupt=True)
+    with pytest.raises(E.SnapshotVerificationError, match='is corrupt'):
+        E.run_snapshot_info({'path': path})

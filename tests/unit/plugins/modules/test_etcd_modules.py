@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-"""Run the etcd_member, etcd_info and etcd_snapshot modules end to end.
+"""Run the etcd_member, etcd_info, etcd_snapshot and etcd_snapshot_info modules end to end.
 
 The modules talk to tests/unit/etcd_standin.py, a STAND-IN for etcd's JSON
 gateway (in-process http.server over mutual TLS), not to real etcd.  These
@@ -19,7 +19,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.ironstone.k8s.plugins.module_utils import etcd as E
-from ansible_collections.ironstone.k8s.plugins.modules import etcd_info, etcd_member, etcd_snapshot
+from ansible_collections.ironstone.k8s.plugins.modules import etcd_info, etcd_member, etcd_snapshot, etcd_snapshot_info
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 import etcd_standin as S  # noqa: E402  pylint: disable=wrong-import-position
@@ -145,3 +145,34 @@ def test_snapshot_module_corrupt(pki, standin, capsys, tmp_path):
     out = run(etcd_snapshot, dict(conn(pki, servers), dest_dir=str(tmp_path)), capsys)
     assert out['_rc'] == 1 and 'is corrupt' in out['msg']
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_snapshot_info_module_checks_a_snapshot_taken_by_etcd_snapshot(pki, standin, capsys, tmp_path):
+    _cluster, servers = standin
+    taken = run(etcd_snapshot, dict(conn(pki, servers), dest_dir=str(tmp_path)), capsys)
+    checked = run(etcd_snapshot_info, {'path': taken['path'], '_ansible_check_mode': True}, capsys)
+    assert checked['_rc'] == 0 and checked['changed'] is False and checked['valid'] is True
+    assert (checked['size'], checked['sha256'], checked['db_sha256']) == (taken['size'], taken['sha256'], taken['db_sha256'])
+    assert checked['revision'] == taken['revision']
+
+
+def test_snapshot_info_module_refuses_a_damaged_snapshot(pki, standin, capsys, tmp_path):
+    _cluster, servers = standin
+    taken = run(etcd_snapshot, dict(conn(pki, servers), dest_dir=str(tmp_path)), capsys)
+    with open(taken['path'], 'r+b') as handle:
+        handle.seek(100)
+        byte = handle.read(1)
+        handle.seek(100)
+        handle.write(bytes([byte[0] ^ 0xff]))
+    out = run(etcd_snapshot_info, {'path': taken['path']}, capsys)
+    assert out['_rc'] == 1 and out['valid'] is False
+    assert out['msg'].startswith('snapshot file %s is corrupt: the sha256 of its database is ' % taken['path'])
+    out = run(etcd_snapshot_info, {'path': taken['path'], 'fail_on_invalid': False}, capsys)
+    assert out['_rc'] == 0 and out['valid'] is False and out['sha256'] is None and 'is corrupt' in out['msg']
+
+
+def test_snapshot_info_module_missing_file_and_directory(capsys, tmp_path):
+    out = run(etcd_snapshot_info, {'path': str(tmp_path / 'absent.db')}, capsys)
+    assert out['_rc'] == 1 and 'does not exist' in out['msg']
+    out = run(etcd_snapshot_info, {'path': str(tmp_path)}, capsys)
+    assert out['_rc'] == 1 and 'is a directory' in out['msg']
