@@ -28,8 +28,8 @@ def requirement_lines(path):
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def run(cmd, **kw):
-    res = subprocess.run(cmd, text=True, capture_output=True, **kw)
+def run(cmd):
+    res = subprocess.run(cmd, text=True, capture_output=True, check=False)
     if res.returncode != 0:
         fail(f"{' '.join(map(str, cmd))} exited {res.returncode}: {(res.stdout + res.stderr).strip()}")
     return res.stdout

@@ -81,9 +81,9 @@ def artifact_from_installed(src, out_dir):
     return out, info
 
 
-def galaxy(args, env, **kw):
+def galaxy(args, env):
     return subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--force", *args],
-                          env=env, text=True, capture_output=True, **kw)
+                          env=env, text=True, capture_output=True, check=False)
 
 
 def installed(path):
@@ -141,20 +141,20 @@ def main():
     shutil.rmtree(target, ignore_errors=True)
     requirements = a.work / "requirements.yml"
     entries = [{"name": str(a.tarball.resolve()), "type": "file"}]
-    entries += [{"name": str(path.resolve()), "type": "file"} for path, _ in artifacts.values()]
+    entries += [{"name": str(path.resolve()), "type": "file"} for path, _info in artifacts.values()]
     requirements.write_text(yaml.safe_dump({"collections": entries}, sort_keys=False))
     env["ANSIBLE_COLLECTIONS_PATH"] = str(target)
     res = galaxy(["-r", str(requirements), "-p", str(target)], env)
     if res.returncode != 0:
         fail(f"offline install from {requirements} failed: {(res.stdout + res.stderr).strip()}")
-    want = {own: galaxy_yml["version"], **{fqcn: m["version"] for fqcn, (_, m) in artifacts.items()}}
+    want = {own: galaxy_yml["version"], **{fqcn: info["version"] for fqcn, (_path, info) in artifacts.items()}}
     got = installed(target)
     if got != want:
         fail(f"installed {got} into {target}, expected exactly {want}")
     print(f"package-check: installed offline into {target}: {', '.join(f'{k} {v}' for k, v in got.items())}")
 
     # 4. Every role of the repository is there, with its entry points.
-    res = subprocess.run(["ansible-doc", "-t", "role", "-l", own, "--json"], env=env, text=True, capture_output=True)
+    res = subprocess.run(["ansible-doc", "-t", "role", "-l", own, "--json"], env=env, text=True, capture_output=True, check=False)
     if res.returncode != 0:
         fail(f"ansible-doc -t role -l {own} failed on the installed copy: {res.stderr.strip()}")
     listed = json.loads(res.stdout)
