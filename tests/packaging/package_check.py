@@ -9,6 +9,9 @@
 3. With a ``requirements.yml`` of local ``type: file`` entries it must install our collection and every
    dependency, at the versions of those tarballs (the resolver checks them against the ranges).
 4. ``ansible-doc -t role -l`` on the installed copy lists every role of the repository.
+5. The installed copy is self-contained: it holds nothing of the development harness (the lab, the
+   Molecule scenarios, the tests), and no shipped playbook, role, plugin, meta or inventory file names a
+   path under them.
 
 The Galaxy server is pointed at a closed local port, so a step that tried the network would fail.
 """
@@ -18,6 +21,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +32,9 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLOSED_SERVER = "http://127.0.0.1:9/api/"
+HARNESS = ("lab", "molecule", "tests", "inventories/lab")
+HARNESS_REF = re.compile(r"(?<![\w./-])(?:%s)/" % "|".join(re.escape(h) for h in HARNESS))
+SHIPPED_CODE = ("playbooks", "roles", "plugins", "meta", "inventories")
 
 
 def fail(msg):
@@ -163,6 +170,34 @@ def main():
     if missing:
         fail(f"ansible-doc does not list these roles of the installed copy: {missing}")
     print(f"package-check: ansible-doc lists {len(listed)} roles of the installed copy")
+
+    # 5. Self-contained.
+    copy = target / "ansible_collections" / galaxy_yml["namespace"] / galaxy_yml["name"]
+    shipped = [h for h in HARNESS if (copy / h).exists()]
+    if shipped:
+        fail(f"the tarball ships {shipped}, which need files it leaves out; add them to build_ignore in galaxy.yml.")
+    refs = [f"{path.relative_to(copy)}:{n}: {line.strip()}"
+            for top in SHIPPED_CODE for path in sorted((copy / top).rglob("*")) if path.is_file()
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1) if HARNESS_REF.search(line)]
+    if refs:
+        fail("shipped files name paths that the tarball leaves out: " + "; ".join(refs))
+    print(f"package-check: the installed copy holds no {', '.join(HARNESS)} and names no path under them")
+
+    # 6. Every collection that shipped code names is declared.
+    known = {f"{p.parent.name}.{p.name}" for p in a.site.glob("*/*") if (p / "MANIFEST.json").exists()} - {own}
+    fqcn = re.compile(r"\b(?:ansible_collections\.)?([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z_]")
+    used = {}
+    for top in SHIPPED_CODE:
+        for path in sorted((copy / top).rglob("*")):
+            if path.is_file():
+                for m in fqcn.finditer(path.read_text(errors="replace")):
+                    name = f"{m.group(1)}.{m.group(2)}"
+                    if name in known:
+                        used.setdefault(name, str(path.relative_to(copy)))
+    undeclared = {name: where for name, where in sorted(used.items()) if name not in deps}
+    if undeclared:
+        fail(f"shipped files use collections that galaxy.yml does not declare: {undeclared}; add them to dependencies.")
+    print(f"package-check: the collections shipped files name are declared: {', '.join(sorted(used)) or 'none'}")
     print(f"package-check: passed in {time.monotonic() - start:.1f}s")
 
 
