@@ -38,10 +38,11 @@ help:
 	@echo "make setup     build .venv from requirements.txt"
 	@echo "make lab       start the lab nodes (inventories/lab) and run playbooks/site.yml"
 	@echo "make lab-down  remove the lab containers, network and volumes"
-	@echo "make test      unit tests, ansible-lint, ansible-test sanity, every Molecule scenario"
+	@echo "make test      unit tests, ansible-lint, ansible-test sanity, the package checks, every Molecule scenario"
 	@echo "make bench     timing report for the runtime and etcd stages"
 	@echo "make build     build the Galaxy tarball"
 	@echo "make package   check the tarball: offline install with its dependencies, EE context, docs, galaxy-importer"
+	@echo "make tools     build .venv-tools (galaxy-importer, antsibull-docs, ansible-builder)"
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
