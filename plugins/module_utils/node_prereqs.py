@@ -16,8 +16,8 @@ __metaclass__ = type
 import errno
 import os
 import re
-import stat
-import tempfile
+
+from ansible_collections.ironstone.k8s.plugins.module_utils.common.files import atomic_write, file_mode, read_if_exists
 
 HEADER = '# Managed by ironstone.k8s'
 FSTAB_PREFIX = '# ironstone.k8s: '
@@ -80,13 +80,7 @@ def _under(root, path):
 
 def _read(path):
     """Return the file's text, or None when it does not exist."""
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise
+    return read_if_exists(path, binary=False)
 
 
 def _normalize_module(name):
@@ -283,35 +277,22 @@ def write_file(path, content, rename=os.rename):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
+    mode = file_mode(path, default=0o644)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as handle:
+        atomic_write(path, content, mode, rename=rename)
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        # The path is a bind mount (a container's /etc/fstab or a file
+        # mounted in by the runtime): rename cannot replace a mount point
+        # (EBUSY) or cross into it (EXDEV), so the content is written in
+        # place instead. That is not atomic, but it is the only way to
+        # change such a file.
+        with open(path, 'w') as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        try:
-            rename(tmp, path)
-        except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.EXDEV):
-                raise
-            # The path is a bind mount (a container's /etc/fstab or a file
-            # mounted in by the runtime): rename cannot replace a mount point
-            # (EBUSY) or cross into it (EXDEV), so the content is written in
-            # place instead. That is not atomic, but it is the only way to
-            # change such a file.
-            with open(path, 'w') as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(path, mode)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.chmod(path, mode)
 
 
 def _manage_file(path, label, content, check_mode, diffs, rename):
