@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# Block-device inventory for ironstone.k8s.disk_facts.
+# Block-device inventory for ironstone.k8s.disk_info.
 #
 # Plain Python, no Ansible imports. Everything is read from a sysfs tree, a
 # procfs tree, a /dev tree and the udev database, each of which can be pointed
