@@ -15,6 +15,11 @@ import stat
 import tempfile
 
 
+def under_root(root, path):
+    """``path`` (absolute, as on a host) inside the tree at ``root``; ``/`` for the host itself, a fixture tree in tests."""
+    return os.path.join(root, path.lstrip('/'))
+
+
 def read_if_exists(path, binary=True):
     """Content of ``path`` (bytes, or text with ``binary=False``), or None when nothing is there.
 
