@@ -128,7 +128,6 @@ def parse_udev_data(text):
     return env, links
 
 
-
 def device_type(name):
     """Classify a /sys/block entry by its kernel name."""
     prefixes = (

@@ -33,4 +33,3 @@ class EtcdRefusedError(EtcdError):
 
 class SnapshotVerificationError(EtcdError):
     """A snapshot file is truncated or its sha256 trailer does not match."""
-

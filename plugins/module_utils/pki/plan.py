@@ -15,6 +15,7 @@ from ansible_collections.ironstone.k8s.plugins.module_utils.common.files import 
 from ansible_collections.ironstone.k8s.plugins.module_utils.pki import crypto
 from ansible_collections.ironstone.k8s.plugins.module_utils.pki.spec import CERT_MODE, DIR_MODE, KEY_MODE, PkiError
 
+
 def _read(path):
     """Bytes of path, or None when it does not exist."""
     try:
@@ -35,7 +36,6 @@ def _check_dir_usable(path):
                 raise PkiError('%s exists but is not a directory; move it away or choose another path.' % probe)
             return
         probe = os.path.dirname(probe)
-
 
 
 def plan_ca(spec, now, warnings):
@@ -90,7 +90,8 @@ def plan_ca(spec, now, warnings):
                         '(with ca_overlap) to replace it.' % (plan['cert_path'], crypto.iso(not_after)))
     elif not_after <= now + datetime.timedelta(days=spec['renew_before_days']):
         warnings.append('CA certificate %s expires on %s (within renew_before_days=%d); it is NOT regenerated automatically: '
-                        'plan a CA rotation with regenerate_ca=true and ca_overlap=true.' % (plan['cert_path'], crypto.iso(not_after), spec['renew_before_days']))
+                        'plan a CA rotation with regenerate_ca=true and ca_overlap=true.'
+                        % (plan['cert_path'], crypto.iso(not_after), spec['renew_before_days']))
     if crypto.attr(cert.subject, crypto.NameOID.COMMON_NAME) != [ca['common_name']]:
         warnings.append('CA certificate %s has subject %s, not CN=%s from the spec; it is kept (set regenerate_ca=true to replace it).'
                         % (plan['cert_path'], cert.subject.rfc4514_string(), ca['common_name']))

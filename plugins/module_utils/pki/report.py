@@ -55,8 +55,8 @@ def _rel(spec, path):
 
 
 def _planned_ca_summary(spec, now):
-    return 'subject=%s; notAfter=~%s; serial=(new)' % (crypto.subject_name(spec['ca']['common_name']).rfc4514_string(),
-                                                        crypto.iso(now + datetime.timedelta(days=spec['ca']['validity_days'])))
+    subject = crypto.subject_name(spec['ca']['common_name']).rfc4514_string()
+    return 'subject=%s; notAfter=~%s; serial=(new)' % (subject, crypto.iso(now + datetime.timedelta(days=spec['ca']['validity_days'])))
 
 
 def ca_lines(spec, ca_plan, ca_cert, ca_key, now):

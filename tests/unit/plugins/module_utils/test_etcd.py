@@ -226,13 +226,13 @@ def test_absent_ambiguous_short_id_refused():
 
 def test_absent_name_and_id_must_agree():
     plan = plan_member(members_of('member_list_3.json'), name='etcd-2', state='absent', member_id='8e9e05c52164694d',
-                         healthy=ALL_HEALTHY)
+                       healthy=ALL_HEALTHY)
     assert plan['action'] == 'refuse' and 'belongs to member etcd-1' in plan['reason']
 
 
 def test_absent_unstarted_member_found_by_peer_urls():
     plan = plan_member(members_of('member_list_pending_learner.json'), name='etcd-4', peer_urls=['https://10.0.0.14:2380'],
-                         state='absent')
+                       state='absent')
     assert plan['action'] == 'remove' and plan['member']['id_int'] == LEARNER
 
 
@@ -387,7 +387,7 @@ def standin(pki):
 
 def client_for(pki, endpoints, **kwargs):
     return EtcdClient(endpoints, ca_file=pki['ca_cert'], cert_file=pki['client_cert'], key_file=pki['client_key'],
-                        timeout=kwargs.pop('timeout', 5), **kwargs)
+                      timeout=kwargs.pop('timeout', 5), **kwargs)
 
 
 def test_client_lists_members_over_mutual_tls(pki, standin):
@@ -418,7 +418,7 @@ def test_client_all_endpoints_dead_names_each(pki):
 def test_client_wrong_ca_is_a_clear_tls_error(pki, standin):
     _cluster, servers = standin
     client = EtcdClient([servers['etcd-1'].url], ca_file=pki['other_ca_cert'], cert_file=pki['client_cert'],
-                          key_file=pki['client_key'], timeout=5)
+                        key_file=pki['client_key'], timeout=5)
     with pytest.raises(EtcdUnreachableError, match='certificate verification failed.*check ca_file'):
         client.members()
 
@@ -432,7 +432,7 @@ def test_client_without_client_certificate_is_rejected(pki, standin):
 
 def test_client_missing_cert_file_message(pki, tmp_path):
     client = EtcdClient(['https://127.0.0.1:1'], ca_file=pki['ca_cert'], cert_file=str(tmp_path / 'nope.pem'),
-                          key_file=pki['client_key'])
+                        key_file=pki['client_key'])
     with pytest.raises(EtcdError, match='cert_file .*nope.pem does not exist'):
         client.members()
 
@@ -600,7 +600,7 @@ def test_promote_gives_up_after_wait_timeout(pki, standin):
     clock = FakeClock()
     with pytest.raises(EtcdError, match=r'did not get in sync with the leader within 7s \(5 promote attempts\)'):
         run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380'], wait_timeout=7),
-                     sleep=clock.sleep, clock=clock)
+                   sleep=clock.sleep, clock=clock)
     assert clock.sleeps == [2.0, 2.0, 2.0, 1.0]
     assert cluster.find(learner_id)['isLearner'] is True
 

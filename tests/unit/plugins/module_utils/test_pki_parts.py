@@ -25,7 +25,7 @@ NOW = datetime.datetime(2025, 6, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 def spec_for(path, **extra):
     params = {'path': str(path), 'certs': [{'name': 'node1/server', 'common_name': 'node1', 'sans': ['10.0.0.1'],
-                                             'usages': ['server_auth']}]}
+                                            'usages': ['server_auth']}]}
     params.update(extra)
     return normalize_spec(params)
 
