@@ -109,6 +109,24 @@ def list_snapshots(directory, prefix):
     return [entry for _stamp, _rev, entry in found]
 
 
+def expired_snapshots(names, prefix, keep, pending=None):
+    """The snapshot names retention deletes from ``names``: all but the newest ``keep``, newest first.
+
+    Pure (no file system): ``names`` are file names; those not of the form
+    ``snapshot_file_name`` writes for ``prefix`` are ignored. ``pending``, a
+    snapshot about to be written, counts among the newest and is never returned.
+    """
+    keep = int(keep)
+    if keep < 0:
+        raise ValueError('keep must be 0 or more, not %d' % keep)
+    pattern = snapshot_name_re(prefix)
+    candidates = set(name for name in names if pattern.match(name))
+    if pending:
+        candidates.add(pending)
+    ordered = sorted(candidates, key=_sort_key_for(prefix), reverse=True)
+    return [name for name in ordered[keep:] if name != pending]
+
+
 def apply_retention(directory, prefix, keep, check_mode=False, pending=None):
     """Keep the newest ``keep`` snapshots, delete older ones.
 
@@ -116,14 +134,7 @@ def apply_retention(directory, prefix, keep, check_mode=False, pending=None):
     counts as the newest.  Returns the list of deleted (or, in check mode,
     to-be-deleted) paths.
     """
-    keep = int(keep)
-    if keep < 0:
-        raise ValueError('keep must be 0 or more, not %d' % keep)
-    names = list_snapshots(directory, prefix)
-    if pending and pending not in names:
-        names.insert(0, pending)
-        names.sort(key=_sort_key_for(prefix), reverse=True)
-    doomed = [n for n in names[keep:] if n != pending]
+    doomed = expired_snapshots(list_snapshots(directory, prefix), prefix, keep, pending=pending)
     deleted = []
     for name in doomed:
         path = os.path.join(directory, name)

@@ -19,7 +19,7 @@ from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import runner
 from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.errors import EtcdError
 from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.membership import run_member
 from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.snapshot import (
-    SNAPSHOT_NAME_PATTERN, apply_retention, snapshot_file_name, snapshot_name_re,
+    SNAPSHOT_NAME_PATTERN, apply_retention, expired_snapshots, snapshot_file_name, snapshot_name_re,
 )
 from ansible_collections.ironstone.k8s.plugins.module_utils.pki import spec as pki_spec
 from ansible_collections.ironstone.k8s.plugins.modules import (
@@ -131,6 +131,21 @@ def test_snapshot_name_pattern_is_public_and_matches_what_is_written():
 def test_apply_retention_signature_is_stable():
     """Filter plugins import apply_retention from module_utils/etcd/snapshot.py."""
     assert list(inspect.signature(apply_retention).parameters) == ['directory', 'prefix', 'keep', 'check_mode', 'pending']
+
+
+def test_expired_snapshots_is_pure_and_keeps_the_newest():
+    names = ['etcd-snapshot-20240103T000000Z-rev30.db', 'etcd-snapshot-20240101T000000Z-rev10.db', 'notes.txt',
+             'etcd-snapshot-20240102T000000Z-rev20.db', 'etcd-snapshot-20240102T000000Z-rev20.db.part', 'other-20240101T000000Z-rev1.db']
+    older = ['etcd-snapshot-20240102T000000Z-rev20.db', 'etcd-snapshot-20240101T000000Z-rev10.db']
+    assert expired_snapshots(names, 'etcd-snapshot', 1) == older
+    assert expired_snapshots(names, 'etcd-snapshot', 3) == []
+    pending = 'etcd-snapshot-20240104T000000Z-rev40.db'
+    assert expired_snapshots(names, 'etcd-snapshot', 2, pending=pending) == older
+    # The pending snapshot is never returned, even when its timestamp is the oldest.
+    old_pending = 'etcd-snapshot-20230101T000000Z-rev1.db'
+    assert old_pending not in expired_snapshots(names, 'etcd-snapshot', 1, pending=old_pending)
+    with pytest.raises(ValueError, match='keep must be 0 or more, not -1'):
+        expired_snapshots(names, 'etcd-snapshot', -1)
 
 
 def test_cert_bundle_argument_spec_defaults_are_the_spec_defaults(tmp_path):
