@@ -6,7 +6,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """Connection options shared by the ironstone.k8s etcd modules."""
+    """Connection options (DOCUMENTATION) and attributes (ATTRIBUTES) shared by the ironstone.k8s etcd modules."""
 
     DOCUMENTATION = r'''
 options:
@@ -43,4 +43,21 @@ notes:
   - Needs only the Python standard library on the managed node; no etcd or gRPC client is installed.
   - etcd RBAC authentication (C(etcdctl auth enable)) is not supported; the cluster must be secured with client-certificate TLS.
   - Needs etcd 3.4 or newer (learner members and the C(/v3/) gateway path).
+'''
+
+    # Every etcd module supports check mode and produces no diff; a module says what
+    # it does in check mode under attributes.check_mode.details.
+    ATTRIBUTES = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check mode and then reports what it would change without changing anything.
+  diff_mode:
+    support: none
+    description: No diff is produced.
+  platform:
+    platforms: posix
+    support: full
+    description: Runs on any POSIX host with Python 3; needs only the Python standard library.
 '''

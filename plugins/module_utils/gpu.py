@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# NVIDIA GPU discovery and Kubernetes node-label computation for gpu_facts.
+# NVIDIA GPU discovery and Kubernetes node-label computation for gpu_info.
 #
 # Plain Python (no Ansible imports) so it can be unit-tested directly. Two
 # sources are used:
@@ -398,7 +398,7 @@ def compute_labels(gpus):
 
 
 def gather_gpu_facts(sysfs_root='/sys', nvidia_smi_path=None, runner=None, timeout=30):
-    """Return the gpu_facts result (without ``changed``).
+    """Return the gpu_info result (without ``changed``).
 
     ``nvidia_smi_path`` None means nvidia-smi was not found; a path that does
     not exist is reported in ``driver.error``. ``runner(args, timeout)``

@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 # Kubernetes node prerequisites (kernel modules, sysctls, swap) for the
-# node_prereqs module, in one pass.
+# node_prereqs module, in one pass. Kernel modules: kernel_modules.py.
 #
 # Plain Python (no Ansible imports) so it can be unit-tested against a fixture
 # tree: every /proc, /sys and /etc path is taken below ``root``, commands
@@ -16,8 +16,9 @@ __metaclass__ = type
 import errno
 import os
 import re
-import stat
-import tempfile
+
+from ansible_collections.ironstone.k8s.plugins.module_utils.common.files import atomic_write, file_mode, read_if_exists, under_root
+from ansible_collections.ironstone.k8s.plugins.module_utils.kernel_modules import ensure_modules
 
 HEADER = '# Managed by ironstone.k8s'
 FSTAB_PREFIX = '# ironstone.k8s: '
@@ -34,12 +35,6 @@ DEFAULT_SYSCTL_FILE = '/etc/sysctl.d/99-ironstone-k8s.conf'
 SWAP_CHOICES = ('off', 'ignore')
 POLICY_CHOICES = ('auto', 'warn', 'fail')
 
-# Module states.
-LOADED = 'loaded'
-BUILTIN = 'builtin'
-LOADED_NOW = 'loaded_now'
-MISSING = 'missing'
-
 # Sysctl states.
 SET = 'set'
 UNCHANGED = 'unchanged'
@@ -55,16 +50,6 @@ _SYSCTL_KEY_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_./:@+-]*$')
 # mounted read-only in most container runtimes).
 _PERMISSION_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
-# Built-in modules without parameters have neither a /proc/modules line nor a
-# /sys/module directory; for the usual Kubernetes modules something else in
-# /proc shows that the kernel has them.
-_BUILTIN_EVIDENCE = {
-    # br_netfilter registers the net.bridge.bridge-nf-* sysctls.
-    'br_netfilter': ('path', 'proc/sys/net/bridge'),
-    # overlay registers the "overlay" filesystem type.
-    'overlay': ('filesystem', 'overlay'),
-}
-
 
 class NodePrereqsError(Exception):
     """A prerequisite cannot be met; ``result`` holds what was done before."""
@@ -74,25 +59,9 @@ class NodePrereqsError(Exception):
         self.result = result or {}
 
 
-def _under(root, path):
-    return os.path.join(root, path.lstrip('/'))
-
-
 def _read(path):
     """Return the file's text, or None when it does not exist."""
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise
-
-
-def _normalize_module(name):
-    # The kernel treats "-" and "_" in module names as the same character and
-    # lists them with "_".
-    return name.replace('-', '_')
+    return read_if_exists(path, binary=False)
 
 
 def sysctl_path(root, key):
@@ -139,10 +108,10 @@ def detect_container(root, runner=None, which=None):
     ``root`` is "/" it also asks ``systemd-detect-virt -c`` (it inspects the
     running system, so it says nothing about a fixture tree).
     """
-    if os.path.exists(_under(root, '/run/.containerenv')) or os.path.exists(_under(root, '/.dockerenv')):
+    if os.path.exists(under_root(root, '/run/.containerenv')) or os.path.exists(under_root(root, '/.dockerenv')):
         return True
     try:
-        with open(_under(root, '/proc/1/environ'), 'rb') as handle:
+        with open(under_root(root, '/proc/1/environ'), 'rb') as handle:
             environ = handle.read()
     except (IOError, OSError):
         environ = b''
@@ -154,96 +123,6 @@ def detect_container(root, runner=None, which=None):
             rc, _out, _err = runner([detect_virt, '-c'])
             return rc == 0
     return False
-
-
-# ---------------------------------------------------------------- modules
-
-def read_proc_modules(root):
-    """Names listed in <root>/proc/modules, or None when the file does not exist."""
-    text = _read(_under(root, '/proc/modules'))
-    if text is None:
-        return None
-    return set(line.split()[0] for line in text.splitlines() if line.strip())
-
-
-def _builtin_evidence(root, name):
-    evidence = _BUILTIN_EVIDENCE.get(name)
-    if evidence is None:
-        return False
-    kind, what = evidence
-    if kind == 'path':
-        return os.path.exists(_under(root, what))
-    text = _read(_under(root, '/proc/filesystems')) or ''
-    return any(line.split() and line.split()[-1] == what for line in text.splitlines())
-
-
-def _listed_builtin(root, name):
-    """Whether <root>/lib/modules/<release>/modules.builtin names the module."""
-    release = (_read(_under(root, '/proc/sys/kernel/osrelease')) or '').strip()
-    if not release:
-        return False
-    text = _read(_under(root, '/lib/modules/%s/modules.builtin' % release)) or ''
-    for line in text.splitlines():
-        base = os.path.basename(line.strip())
-        if base.endswith('.ko'):
-            base = base[:-3]
-        if base and _normalize_module(base) == name:
-            return True
-    return False
-
-
-def module_state(root, name):
-    """LOADED, BUILTIN or None (absent) for one module."""
-    name = _normalize_module(name)
-    listed = read_proc_modules(root)
-    if listed is not None and name in listed:
-        return LOADED
-    if (os.path.isdir(_under(root, '/sys/module/%s' % name)) or _listed_builtin(root, name)
-            or _builtin_evidence(root, name)):
-        return BUILTIN
-    return None
-
-
-def ensure_modules(kernel_modules, root, check_mode, runner, which):
-    """Load what is missing. Returns (states, changed, missing) with missing as {name: reason}."""
-    states = {}
-    missing = {}
-    changed = False
-    has_proc_modules = os.path.exists(_under(root, '/proc/modules'))
-    modprobe = None
-    for name in kernel_modules:
-        if name in states:
-            continue
-        state = module_state(root, name)
-        if state is not None:
-            states[name] = {'state': state}
-            continue
-        if not has_proc_modules:
-            reason = 'no loadable-module support in this kernel: /proc/modules is missing'
-        else:
-            if modprobe is None:
-                modprobe = which('modprobe') or ''
-            if not modprobe:
-                reason = 'modprobe is not installed'
-            elif check_mode:
-                # Check mode reports the state a successful modprobe would give.
-                states[name] = {'state': LOADED_NOW}
-                changed = True
-                continue
-            else:
-                rc, out, err = runner([modprobe, name])
-                if rc != 0:
-                    detail = ' '.join((err or out or '').split()) or 'no output'
-                    reason = 'modprobe %s failed with exit code %s: %s' % (name, rc, detail)
-                elif module_state(root, name) is None:
-                    reason = 'modprobe %s succeeded but the module is still not listed in /proc/modules or /sys/module' % name
-                else:
-                    states[name] = {'state': LOADED_NOW}
-                    changed = True
-                    continue
-        states[name] = {'state': MISSING}
-        missing[name] = reason
-    return states, changed, missing
 
 
 # ---------------------------------------------------------------- files
@@ -283,35 +162,22 @@ def write_file(path, content, rename=os.rename):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
+    mode = file_mode(path, default=0o644)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as handle:
+        atomic_write(path, content, mode, rename=rename)
+    except OSError as exc:
+        if exc.errno not in (errno.EBUSY, errno.EXDEV):
+            raise
+        # The path is a bind mount (a container's /etc/fstab or a file
+        # mounted in by the runtime): rename cannot replace a mount point
+        # (EBUSY) or cross into it (EXDEV), so the content is written in
+        # place instead. That is not atomic, but it is the only way to
+        # change such a file.
+        with open(path, 'w') as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        try:
-            rename(tmp, path)
-        except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.EXDEV):
-                raise
-            # The path is a bind mount (a container's /etc/fstab or a file
-            # mounted in by the runtime): rename cannot replace a mount point
-            # (EBUSY) or cross into it (EXDEV), so the content is written in
-            # place instead. That is not atomic, but it is the only way to
-            # change such a file.
-            with open(path, 'w') as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(path, mode)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.chmod(path, mode)
 
 
 def _manage_file(path, label, content, check_mode, diffs, rename):
@@ -388,7 +254,7 @@ def ensure_sysctls(sysctls, root, check_mode, container, warnings, sysctl_file):
 
 def swap_active(root):
     """Whether <root>/proc/swaps lists an active swap area (the first line is the header)."""
-    text = _read(_under(root, '/proc/swaps')) or ''
+    text = _read(under_root(root, '/proc/swaps')) or ''
     return any(line.strip() for line in text.splitlines()[1:])
 
 
@@ -469,12 +335,12 @@ def _apply(result, diffs, kernel_modules, modules_load_file, sysctls, sysctl_fil
             result=result)
 
     # 2. Persist the module list.
-    load_path = _under(root, modules_load_file)
+    load_path = under_root(root, modules_load_file)
     if _manage_file(load_path, 'kernel modules', modules_load_content(kernel_modules), check_mode, diffs, rename):
         result['changed'] = True
 
     # 3. Sysctls: live, then persisted.
-    conf_path = _under(root, sysctl_file)
+    conf_path = under_root(root, sysctl_file)
     live, changed = ensure_sysctls(sysctls, root, check_mode, container, warnings, sysctl_file)
     result['sysctls'] = live
     result['changed'] = result['changed'] or changed
@@ -501,7 +367,7 @@ def _apply(result, diffs, kernel_modules, modules_load_file, sysctls, sysctl_fil
                                            % (rc, detail), result=result)
                 warnings.append('Swap is active but swapoff -a failed with exit code %s (%s); running in a container, whose '
                                 'swap belongs to the host, so carrying on.' % (rc, detail))
-        fstab_path = _under(root, '/etc/fstab')
+        fstab_path = under_root(root, '/etc/fstab')
         try:
             fstab = _read(fstab_path)
         except (IOError, OSError) as exc:

@@ -385,44 +385,19 @@ regenerated:
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.ironstone.k8s.plugins.module_utils import pki
-
-KEY_TYPE_CHOICES = list(pki.KEY_TYPES)
+from ansible_collections.ironstone.k8s.plugins.module_utils.pki.apply import run
+from ansible_collections.ironstone.k8s.plugins.module_utils.pki.crypto import CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY
+from ansible_collections.ironstone.k8s.plugins.module_utils.pki.spec import PkiError, argument_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            ca=dict(type='dict', apply_defaults=True, options=dict(
-                name=dict(type='str', default='ca'),
-                common_name=dict(type='str', default='etcd-ca'),
-                validity_days=dict(type='int', default=3650),
-                key_type=dict(type='str', default='ecdsa-p256', choices=KEY_TYPE_CHOICES),
-            )),
-            certs=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                common_name=dict(type='str', required=True),
-                organization=dict(type='str'),
-                sans=dict(type='list', elements='str', default=[]),
-                usages=dict(type='list', elements='str', required=True, choices=['server_auth', 'client_auth']),
-                validity_days=dict(type='int', default=365),
-                key_type=dict(type='str', default='ecdsa-p256', choices=KEY_TYPE_CHOICES),
-            )),
-            renew_before_days=dict(type='int', default=30),
-            force_leaves=dict(type='bool', default=False),
-            regenerate_ca=dict(type='bool', default=False),
-            ca_overlap=dict(type='bool', default=True),
-            prune_old_ca=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib('cryptography'), exception=pki.CRYPTOGRAPHY_IMPORT_ERROR)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
 
     try:
-        result = pki.run(module.params, check_mode=module.check_mode)
-    except pki.PkiError as exc:
+        result = run(module.params, check_mode=module.check_mode)
+    except PkiError as exc:
         module.fail_json(msg=str(exc))
 
     for warning in result.pop('warnings'):

@@ -19,6 +19,7 @@ description:
     then with O(fail_on_unreachable=false).
 extends_documentation_fragment:
   - ironstone.k8s.etcd
+  - ironstone.k8s.etcd.attributes
 options:
   fail_on_unreachable:
     description:
@@ -27,15 +28,9 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: No diff is produced.
+    details: The module only reads; it runs the same in check mode.
   platform:
-    platforms: posix
-    support: full
-    description: Runs on any host that can reach the etcd client URLs.
+    details: Needs network access to the etcd client URLs.
 seealso:
   - module: ironstone.k8s.etcd_member
   - module: ironstone.k8s.etcd_snapshot
@@ -223,32 +218,11 @@ msg:
   sample: "no etcd endpoint is reachable (https://127.0.0.1:2379: cannot connect: Connection refused); check that etcd runs ..."
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import (
-    EtcdError,
-    client_from_params,
-    connection_argument_spec,
-    run_info,
-)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.runner import run_module
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        fail_on_unreachable=dict(type='bool', default=True),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_together=[('cert_file', 'key_file')],
-        supports_check_mode=True,
-    )
-    try:
-        client = client_from_params(module.params)
-        result = run_info(client, module.params)
-    except EtcdError as exc:
-        details = dict((k, v) for k, v in exc.details.items() if k not in ('msg', 'changed'))
-        module.fail_json(msg=str(exc), **details)
-    module.exit_json(**result)
+    run_module('etcd_info')
 
 
 if __name__ == '__main__':

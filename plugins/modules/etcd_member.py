@@ -25,6 +25,7 @@ description:
   - Refuses to add a member while another member is pending (added but not started, or still a learner); etcd allows one learner.
 extends_documentation_fragment:
   - ironstone.k8s.etcd
+  - ironstone.k8s.etcd.attributes
 options:
   name:
     description:
@@ -61,15 +62,9 @@ options:
     default: 120
 attributes:
   check_mode:
-    support: full
-    description: Reads the member list (and member health for removals) and reports the action it would take without changing anything.
-  diff_mode:
-    support: none
-    description: No diff is produced.
+    details: Reads the member list (and member health for removals) and reports the action it would take without changing anything.
   platform:
-    platforms: posix
-    support: full
-    description: Runs on any host that can reach the etcd client URLs.
+    details: Needs network access to the etcd client URLs.
 seealso:
   - module: ironstone.k8s.etcd_info
   - module: ironstone.k8s.etcd_snapshot
@@ -199,40 +194,11 @@ msg:
   sample: added etcd-4 as learner 8e9e05c52164694d; start etcd on it with initial_cluster_state=existing and the returned initial_cluster
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import (
-    EtcdError,
-    client_from_params,
-    connection_argument_spec,
-    run_member,
-)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.runner import run_module
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        name=dict(type='str'),
-        peer_urls=dict(type='list', elements='str'),
-        state=dict(type='str', choices=['present', 'absent'], default='present'),
-        id=dict(type='str'),
-        must_exist=dict(type='bool', default=False),
-        wait_timeout=dict(type='int', default=120),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_if=[('state', 'present', ['name', 'peer_urls']), ('state', 'absent', ['name', 'id'], True)],
-        required_together=[('cert_file', 'key_file')],
-        supports_check_mode=True,
-    )
-    if module.params['wait_timeout'] < 0:
-        module.fail_json(msg='wait_timeout must be 0 or more seconds, not %d' % module.params['wait_timeout'])
-    try:
-        client = client_from_params(module.params)
-        result = run_member(client, module.params, check_mode=module.check_mode)
-    except EtcdError as exc:
-        details = dict((k, v) for k, v in exc.details.items() if k not in ('msg', 'changed'))
-        module.fail_json(msg=str(exc), **details)
-    module.exit_json(**result)
+    run_module('etcd_member')
 
 
 if __name__ == '__main__':

@@ -22,6 +22,7 @@ description:
   - Taking a snapshot always reports a change, since it writes a new file.
 extends_documentation_fragment:
   - ironstone.k8s.etcd
+  - ironstone.k8s.etcd.attributes
 options:
   dest_dir:
     description:
@@ -41,15 +42,9 @@ options:
     default: 5
 attributes:
   check_mode:
-    support: full
-    description: Picks the endpoint and revision and reports the file it would write and the files it would delete, writing nothing.
-  diff_mode:
-    support: none
-    description: No diff is produced.
+    details: Picks the endpoint and revision and reports the file it would write and the files it would delete, writing nothing.
   platform:
-    platforms: posix
-    support: full
-    description: Runs on any host that can reach the etcd client URLs.
+    details: Needs network access to the etcd client URLs.
 seealso:
   - module: ironstone.k8s.etcd_info
   - module: ironstone.k8s.etcd_member
@@ -122,34 +117,11 @@ msg:
   sample: saved a verified snapshot of https://10.0.0.11:2379 (revision 48213) to /var/backups/etcd/etcd-snapshot-20240131T020000Z-rev48213.db
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import (
-    EtcdError,
-    client_from_params,
-    connection_argument_spec,
-    run_snapshot,
-)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.runner import run_module
 
 
 def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
-        dest_dir=dict(type='path', required=True),
-        prefix=dict(type='str', default='etcd-snapshot'),
-        keep=dict(type='int', default=5),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        required_together=[('cert_file', 'key_file')],
-        supports_check_mode=True,
-    )
-    try:
-        client = client_from_params(module.params)
-        result = run_snapshot(client, module.params, check_mode=module.check_mode)
-    except EtcdError as exc:
-        details = dict((k, v) for k, v in exc.details.items() if k not in ('msg', 'changed'))
-        module.fail_json(msg=str(exc), **details)
-    module.exit_json(**result)
+    run_module('etcd_snapshot')
 
 
 if __name__ == '__main__':

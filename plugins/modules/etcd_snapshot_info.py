@@ -17,6 +17,8 @@ description:
     match fails the module with a message that says which, unless O(fail_on_invalid=false).
   - Run it on the host that holds the file, for example on the controller before a restore, so that a bad snapshot is refused
     before any etcd member is stopped.
+extends_documentation_fragment:
+  - ironstone.k8s.etcd.attributes
 options:
   path:
     description:
@@ -30,15 +32,9 @@ options:
     default: true
 attributes:
   check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: No diff is produced.
+    details: The module only reads; it runs the same in check mode.
   platform:
-    platforms: posix
-    support: full
-    description: Runs on any POSIX host that holds the file.
+    details: Run it on the host that holds the snapshot file.
 seealso:
   - module: ironstone.k8s.etcd_snapshot
 '''
@@ -94,29 +90,11 @@ msg:
   sample: 'snapshot file /srv/backups/etcd/a.db is intact: its database matches its sha256 trailer 3c2a1b0f...'
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import (
-    EtcdError,
-    run_snapshot_info,
-)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.runner import run_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            fail_on_invalid=dict(type='bool', default=True),
-        ),
-        supports_check_mode=True,
-    )
-    try:
-        result = run_snapshot_info(module.params)
-    except EtcdError as exc:
-        if module.params['fail_on_invalid']:
-            module.fail_json(msg=str(exc), path=module.params['path'], valid=False)
-        result = {'changed': False, 'path': module.params['path'], 'valid': False, 'size': None, 'sha256': None, 'db_sha256': None,
-                  'revision': None, 'msg': str(exc)}
-    module.exit_json(**result)
+    run_module('etcd_snapshot_info')
 
 
 if __name__ == '__main__':

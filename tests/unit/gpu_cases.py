@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Materialize the gpu_facts fixture cases (tests/unit/fixtures/gpu) as sysfs trees.
+"""Materialize the gpu_info fixture cases (tests/unit/fixtures/gpu) as sysfs trees.
 
 Shared by the module_utils and module tests. The PCI trees are stored as
 pci.json because their directory names contain ':', which collection file

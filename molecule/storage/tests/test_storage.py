@@ -65,7 +65,7 @@ def test_erased_data_disk_holds_a_new_filesystem(host):
 
 
 def test_no_nvidia_gpu_in_pci_sysfs(host):
-    """The premise of the gpu_facts check in converge.yml: this node really has no NVIDIA display device."""
+    """The premise of the gpu_info check in converge.yml: this node really has no NVIDIA display device."""
     script = (
         "for d in /sys/bus/pci/devices/*; do "
         "[ \"$(cat $d/vendor)\" = 0x10de ] && case \"$(cat $d/class)\" in 0x03*) echo $d;; esac; "

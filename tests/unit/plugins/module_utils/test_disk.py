@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# Unit tests for module_utils/disk.py.
+# Unit tests for module_utils/disk.py and module_utils/disk_signature.py.
 #
 # Stand-ins used here: sysfs, procfs, /dev and udev trees are fabricated in
 # tmp_path by ``FakeHost``; ``FakeBlkid`` stands in for ``blkid -p -o export``
@@ -18,9 +18,8 @@ import struct
 import pytest
 
 from ansible_collections.ironstone.k8s.plugins.module_utils import disk as disk_utils
-from ansible_collections.ironstone.k8s.plugins.module_utils.disk import (
-    DiskError, detect_magic, gather_disks, parse_mountinfo, parse_swaps, probe_signature, read_magic,
-)
+from ansible_collections.ironstone.k8s.plugins.module_utils.disk import DiskError, gather_disks, parse_mountinfo, parse_swaps
+from ansible_collections.ironstone.k8s.plugins.module_utils.disk_signature import detect_magic, probe_signature, read_magic
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'disk')
 

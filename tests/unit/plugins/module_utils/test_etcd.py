@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-"""Tests for plugins/module_utils/etcd.py.
+"""Tests for plugins/module_utils/etcd/ (members, snapshot, client, membership, runner).
 
 The pure logic (quorum, member IDs, exact matching, plan_member, retention,
 snapshot verification) is tested on hand-written gateway samples in
@@ -23,7 +23,26 @@ import sys
 
 import pytest
 
-from ansible_collections.ironstone.k8s.plugins.module_utils import etcd as E
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.client import EtcdClient, normalize_endpoint
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.errors import (
+    EtcdError,
+    EtcdRefusedError,
+    EtcdUnreachableError,
+    SnapshotVerificationError,
+)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.members import (
+    build_initial_cluster,
+    find_members_by_id,
+    format_member_id,
+    normalize_member,
+    parse_member_id,
+    plan_member,
+    public_member,
+    quorum,
+)
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.membership import run_member
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.runner import run_info, run_snapshot, run_snapshot_info
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.snapshot import apply_retention, snapshot_file_name, verify_snapshot_file
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
 import etcd_standin as S  # noqa: E402  pylint: disable=wrong-import-position
@@ -37,7 +56,7 @@ def load(name):
 
 
 def members_of(name):
-    return [E.normalize_member(m) for m in load(name)['members']]
+    return [normalize_member(m) for m in load(name)['members']]
 
 
 def by_name(members, name):
@@ -56,30 +75,30 @@ LEARNER = 1609593391218120813
 
 @pytest.mark.parametrize('size,needed', [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (6, 4), (7, 4)])
 def test_quorum(size, needed):
-    assert E.quorum(size) == needed
+    assert quorum(size) == needed
 
 
 def test_parse_member_id_hex_and_decimal_forms():
-    assert E.parse_member_id('8e9e05c52164694d') == [ETCD1]
-    assert E.parse_member_id('8E9E05C52164694D') == [ETCD1]
-    assert E.parse_member_id('0x8e9e05c52164694d') == [ETCD1]
-    assert E.parse_member_id(' 10276657743932975437 ') == [ETCD1]  # 20 digits: decimal only
-    assert E.parse_member_id(ETCD1) == [ETCD1]
+    assert parse_member_id('8e9e05c52164694d') == [ETCD1]
+    assert parse_member_id('8E9E05C52164694D') == [ETCD1]
+    assert parse_member_id('0x8e9e05c52164694d') == [ETCD1]
+    assert parse_member_id(' 10276657743932975437 ') == [ETCD1]  # 20 digits: decimal only
+    assert parse_member_id(ETCD1) == [ETCD1]
 
 
 def test_parse_member_id_short_digits_are_both_readings():
-    assert E.parse_member_id('12') == [12, 0x12]
+    assert parse_member_id('12') == [12, 0x12]
 
 
 @pytest.mark.parametrize('bad', ['', 'xyz', '0', '0x', '-5', '0x1' + '0' * 16, True, 'etcd-1'])
 def test_parse_member_id_rejects(bad):
     with pytest.raises(ValueError):
-        E.parse_member_id(bad)
+        parse_member_id(bad)
 
 
 def test_format_member_id():
-    assert E.format_member_id(ETCD1) == ('8e9e05c52164694d', '10276657743932975437')
-    assert E.format_member_id('255') == ('ff', '255')
+    assert format_member_id(ETCD1) == ('8e9e05c52164694d', '10276657743932975437')
+    assert format_member_id('255') == ('ff', '255')
 
 
 def test_normalize_member_from_gateway_sample():
@@ -90,14 +109,14 @@ def test_normalize_member_from_gateway_sample():
     assert first['is_learner'] is False and first['started'] is True
     pending = members[3]
     assert pending['is_learner'] is True and pending['started'] is False and pending['client_urls'] == []
-    assert 'id_int' not in E.public_member(pending)
+    assert 'id_int' not in public_member(pending)
 
 
 def test_find_members_by_id_in_both_forms():
     members = members_of('member_list_3.json')
-    assert [m['name'] for m in E.find_members_by_id(members, '8e9e05c52164694d')] == ['etcd-1']
-    assert [m['name'] for m in E.find_members_by_id(members, str(ETCD2))] == ['etcd-2']
-    assert E.find_members_by_id(members, 'abcdef') == []
+    assert [m['name'] for m in find_members_by_id(members, '8e9e05c52164694d')] == ['etcd-1']
+    assert [m['name'] for m in find_members_by_id(members, str(ETCD2))] == ['etcd-2']
+    assert find_members_by_id(members, 'abcdef') == []
 
 
 # --------------------------------------------------------------------------
@@ -105,65 +124,65 @@ def test_find_members_by_id_in_both_forms():
 # --------------------------------------------------------------------------
 
 def test_present_existing_voter_is_noop():
-    plan = E.plan_member(members_of('member_list_3.json'), 'etcd-2', ['https://10.0.0.12:2380/'])
+    plan = plan_member(members_of('member_list_3.json'), 'etcd-2', ['https://10.0.0.12:2380/'])
     assert plan['action'] == 'none' and plan['member']['id_int'] == ETCD2
 
 
 def test_present_missing_member_is_added():
-    plan = E.plan_member(members_of('member_list_3.json'), 'etcd-4', ['https://10.0.0.14:2380'])
+    plan = plan_member(members_of('member_list_3.json'), 'etcd-4', ['https://10.0.0.14:2380'])
     assert plan['action'] == 'add' and plan['found'] is False
 
 
 def test_present_unstarted_member_is_pending_start():
-    plan = E.plan_member(members_of('member_list_pending_learner.json'), 'etcd-4', ['https://10.0.0.14:2380'])
+    plan = plan_member(members_of('member_list_pending_learner.json'), 'etcd-4', ['https://10.0.0.14:2380'])
     assert plan['action'] == 'pending_start'
     assert plan['member']['id_int'] == LEARNER
 
 
 def test_present_started_learner_is_promoted():
-    plan = E.plan_member(members_of('member_list_started_learner.json'), 'etcd-4', ['https://10.0.0.14:2380'])
+    plan = plan_member(members_of('member_list_started_learner.json'), 'etcd-4', ['https://10.0.0.14:2380'])
     assert plan['action'] == 'promote' and plan['member']['id_int'] == LEARNER
 
 
 def test_present_other_peer_urls_refused():
-    plan = E.plan_member(members_of('member_list_3.json'), 'etcd-2', ['https://10.0.0.99:2380'])
+    plan = plan_member(members_of('member_list_3.json'), 'etcd-2', ['https://10.0.0.99:2380'])
     assert plan['action'] == 'refuse'
     assert 'https://10.0.0.12:2380' in plan['reason'] and 'remove it first' in plan['reason']
 
 
 def test_present_peer_url_of_another_member_refused():
-    plan = E.plan_member(members_of('member_list_3.json'), 'etcd-9', ['https://10.0.0.12:2380'])
+    plan = plan_member(members_of('member_list_3.json'), 'etcd-9', ['https://10.0.0.12:2380'])
     assert plan['action'] == 'refuse' and 'etcd-2' in plan['reason']
 
 
 def test_present_add_refused_while_other_member_pending():
-    plan = E.plan_member(members_of('member_list_pending_learner.json'), 'etcd-5', ['https://10.0.0.15:2380'])
+    plan = plan_member(members_of('member_list_pending_learner.json'), 'etcd-5', ['https://10.0.0.15:2380'])
     assert plan['action'] == 'refuse'
     assert 'finish or remove pending member %x first' % LEARNER in plan['reason']
 
 
 def test_present_add_refused_while_started_learner_pending():
-    plan = E.plan_member(members_of('member_list_started_learner.json'), 'etcd-5', ['https://10.0.0.15:2380'])
+    plan = plan_member(members_of('member_list_started_learner.json'), 'etcd-5', ['https://10.0.0.15:2380'])
     assert plan['action'] == 'refuse' and 'finish or remove pending member etcd-4 first' in plan['reason']
 
 
 def test_present_unstarted_with_overlapping_urls_refused():
     members = members_of('member_list_pending_learner.json')
-    plan = E.plan_member(members, 'etcd-4', ['https://10.0.0.14:2380', 'https://10.0.0.24:2380'])
+    plan = plan_member(members, 'etcd-4', ['https://10.0.0.14:2380', 'https://10.0.0.24:2380'])
     assert plan['action'] == 'refuse' and 'overlapping' in plan['reason']
 
 
 def test_present_needs_name_and_urls():
     with pytest.raises(ValueError):
-        E.plan_member([], 'etcd-1', [])
+        plan_member([], 'etcd-1', [])
 
 
 def test_initial_cluster_names_the_new_member():
     members = members_of('member_list_pending_learner.json')
-    assert E.build_initial_cluster(members, 'etcd-4', ['https://10.0.0.14:2380']) == (
+    assert build_initial_cluster(members, 'etcd-4', ['https://10.0.0.14:2380']) == (
         'etcd-1=https://10.0.0.11:2380,etcd-2=https://10.0.0.12:2380,etcd-3=https://10.0.0.13:2380,etcd-4=https://10.0.0.14:2380')
     # before the add (check mode) the new member is appended
-    assert E.build_initial_cluster(members_of('member_list_3.json'), 'etcd-4', ['https://10.0.0.14:2380']).endswith(
+    assert build_initial_cluster(members_of('member_list_3.json'), 'etcd-4', ['https://10.0.0.14:2380']).endswith(
         ',etcd-4=https://10.0.0.14:2380')
 
 
@@ -177,90 +196,90 @@ ALL_HEALTHY = {ETCD1: True, ETCD2: True, ETCD3: True}
 @pytest.mark.parametrize('name', ['etcd-1', 'etcd', 'etcd-', '1', 'etcd-1 '])
 def test_absent_name_is_exact_never_substring(name):
     members = members_of('member_list_names.json')  # etcd-10, etcd-1b, xetcd-1
-    plan = E.plan_member(members, name=name, state='absent', healthy={11: True, 12: True, 13: True})
+    plan = plan_member(members, name=name, state='absent', healthy={11: True, 12: True, 13: True})
     assert plan['action'] == 'none' and plan['found'] is False
 
 
 def test_absent_exact_name_found_among_similar_names():
     members = members_of('member_list_names.json')
-    plan = E.plan_member(members, name='etcd-10', state='absent', healthy={11: True, 12: True, 13: True})
+    plan = plan_member(members, name='etcd-10', state='absent', healthy={11: True, 12: True, 13: True})
     assert plan['action'] == 'remove' and plan['member']['name'] == 'etcd-10'
 
 
 def test_absent_must_exist_lists_members():
-    plan = E.plan_member(members_of('member_list_names.json'), name='etcd-1', state='absent', must_exist=True)
+    plan = plan_member(members_of('member_list_names.json'), name='etcd-1', state='absent', must_exist=True)
     assert plan['action'] == 'refuse'
     assert plan['reason'] == 'no etcd member named etcd-1; members are: etcd-10, etcd-1b, xetcd-1'
 
 
 @pytest.mark.parametrize('member_id', ['8e9e05c52164694d', '0x8e9e05c52164694d', '10276657743932975437'])
 def test_absent_by_id_in_either_form(member_id):
-    plan = E.plan_member(members_of('member_list_3.json'), state='absent', member_id=member_id, healthy=ALL_HEALTHY)
+    plan = plan_member(members_of('member_list_3.json'), state='absent', member_id=member_id, healthy=ALL_HEALTHY)
     assert plan['action'] == 'remove' and plan['member']['name'] == 'etcd-1'
 
 
 def test_absent_ambiguous_short_id_refused():
-    members = [E.normalize_member({'ID': '12', 'name': 'a'}), E.normalize_member({'ID': '18', 'name': 'b'})]  # 0x12 == 18
-    plan = E.plan_member(members, state='absent', member_id='12', healthy={12: True, 18: True})
+    members = [normalize_member({'ID': '12', 'name': 'a'}), normalize_member({'ID': '18', 'name': 'b'})]  # 0x12 == 18
+    plan = plan_member(members, state='absent', member_id='12', healthy={12: True, 18: True})
     assert plan['action'] == 'refuse' and 'ambiguous' in plan['reason']
 
 
 def test_absent_name_and_id_must_agree():
-    plan = E.plan_member(members_of('member_list_3.json'), name='etcd-2', state='absent', member_id='8e9e05c52164694d',
-                         healthy=ALL_HEALTHY)
+    plan = plan_member(members_of('member_list_3.json'), name='etcd-2', state='absent', member_id='8e9e05c52164694d',
+                       healthy=ALL_HEALTHY)
     assert plan['action'] == 'refuse' and 'belongs to member etcd-1' in plan['reason']
 
 
 def test_absent_unstarted_member_found_by_peer_urls():
-    plan = E.plan_member(members_of('member_list_pending_learner.json'), name='etcd-4', peer_urls=['https://10.0.0.14:2380'],
-                         state='absent')
+    plan = plan_member(members_of('member_list_pending_learner.json'), name='etcd-4', peer_urls=['https://10.0.0.14:2380'],
+                       state='absent')
     assert plan['action'] == 'remove' and plan['member']['id_int'] == LEARNER
 
 
 def test_absent_learner_removal_ignores_health():
-    plan = E.plan_member(members_of('member_list_started_learner.json'), name='etcd-4', state='absent', healthy={})
+    plan = plan_member(members_of('member_list_started_learner.json'), name='etcd-4', state='absent', healthy={})
     assert plan['action'] == 'remove'
 
 
 def test_absent_healthy_three_member_cluster_allows_removal():
-    plan = E.plan_member(members_of('member_list_3.json'), name='etcd-3', state='absent', healthy=ALL_HEALTHY)
+    plan = plan_member(members_of('member_list_3.json'), name='etcd-3', state='absent', healthy=ALL_HEALTHY)
     assert plan['action'] == 'remove'
 
 
 def test_absent_refused_when_remaining_would_lack_quorum():
     # etcd-2 is down; removing healthy etcd-3 leaves etcd-1 (healthy) + etcd-2 (down): 1 of 2, quorum 2
-    plan = E.plan_member(members_of('member_list_3.json'), name='etcd-3', state='absent', healthy={ETCD1: True, ETCD3: True})
+    plan = plan_member(members_of('member_list_3.json'), name='etcd-3', state='absent', healthy={ETCD1: True, ETCD3: True})
     assert plan['action'] == 'refuse'
     assert 'afterwards 1 of 2 voting members would be healthy but quorum needs 2' in plan['reason'] and 'etcd-2' in plan['reason']
 
 
 def test_absent_removing_the_dead_member_is_allowed():
-    plan = E.plan_member(members_of('member_list_3.json'), name='etcd-2', state='absent', healthy={ETCD1: True, ETCD3: True})
+    plan = plan_member(members_of('member_list_3.json'), name='etcd-2', state='absent', healthy={ETCD1: True, ETCD3: True})
     assert plan['action'] == 'remove'
 
 
 def test_absent_refused_without_current_quorum():
-    members = members_of('member_list_3.json') + [E.normalize_member({'ID': '77', 'name': 'etcd-x', 'peerURLs': ['https://x:2380']})]
+    members = members_of('member_list_3.json') + [normalize_member({'ID': '77', 'name': 'etcd-x', 'peerURLs': ['https://x:2380']})]
     # 4 voters, only etcd-1 and etcd-2 healthy: 2 < quorum(4)=3 now, although 2 >= quorum(3)=2 after removing dead etcd-x
-    plan = E.plan_member(members, name='etcd-x', state='absent', healthy={ETCD1: True, ETCD2: True})
+    plan = plan_member(members, name='etcd-x', state='absent', healthy={ETCD1: True, ETCD2: True})
     assert plan['action'] == 'refuse' and 'no quorum now' in plan['reason']
 
 
 def test_absent_two_members_one_left_is_allowed():
     members = members_of('member_list_3.json')[:2]
-    assert E.plan_member(members, name='etcd-2', state='absent', healthy={ETCD1: True, ETCD2: True})['action'] == 'remove'
+    assert plan_member(members, name='etcd-2', state='absent', healthy={ETCD1: True, ETCD2: True})['action'] == 'remove'
 
 
 def test_absent_last_member_refused():
     members = members_of('member_list_3.json')[:1]
-    plan = E.plan_member(members, name='etcd-1', state='absent', healthy={ETCD1: True})
+    plan = plan_member(members, name='etcd-1', state='absent', healthy={ETCD1: True})
     assert plan['action'] == 'refuse' and 'last member' in plan['reason']
 
 
 def test_absent_last_voter_with_learner_refused():
     members = members_of('member_list_started_learner.json')
     members = [members[0], members[3]]
-    plan = E.plan_member(members, name='etcd-1', state='absent', healthy={ETCD1: True, LEARNER: True})
+    plan = plan_member(members, name='etcd-1', state='absent', healthy={ETCD1: True, LEARNER: True})
     assert plan['action'] == 'refuse' and 'last voting member' in plan['reason']
 
 
@@ -283,37 +302,37 @@ def craft_snapshot(path, pages=2, corrupt=False, truncate=0):
 def test_verify_snapshot_file_good(tmp_path):
     path = str(tmp_path / 'good.db')
     data = craft_snapshot(path)
-    info = E.verify_snapshot_file(path, chunk_size=1000)  # chunks that split the trailer
+    info = verify_snapshot_file(path, chunk_size=1000)  # chunks that split the trailer
     assert info == {'size': len(data), 'sha256': hashlib.sha256(data).hexdigest(), 'db_sha256': data[-32:].hex()}
 
 
 def test_verify_snapshot_file_corrupt(tmp_path):
     path = str(tmp_path / 'bad.db')
     craft_snapshot(path, corrupt=True)
-    with pytest.raises(E.SnapshotVerificationError, match='is corrupt'):
-        E.verify_snapshot_file(path)
+    with pytest.raises(SnapshotVerificationError, match='is corrupt'):
+        verify_snapshot_file(path)
 
 
 def test_verify_snapshot_file_truncated(tmp_path):
     path = str(tmp_path / 'short.db')
     craft_snapshot(path, truncate=1)
-    with pytest.raises(E.SnapshotVerificationError, match='size mod 512 is 31'):
-        E.verify_snapshot_file(path)
+    with pytest.raises(SnapshotVerificationError, match='size mod 512 is 31'):
+        verify_snapshot_file(path)
 
 
 def test_verify_snapshot_file_tiny_and_missing(tmp_path):
     path = str(tmp_path / 'tiny.db')
     with open(path, 'wb') as handle:
         handle.write(b'x' * 32)
-    with pytest.raises(E.SnapshotVerificationError, match='too short'):
-        E.verify_snapshot_file(path)
-    with pytest.raises(E.SnapshotVerificationError, match='cannot read'):
-        E.verify_snapshot_file(str(tmp_path / 'absent.db'))
+    with pytest.raises(SnapshotVerificationError, match='too short'):
+        verify_snapshot_file(path)
+    with pytest.raises(SnapshotVerificationError, match='cannot read'):
+        verify_snapshot_file(str(tmp_path / 'absent.db'))
 
 
 def test_snapshot_file_name_is_utc():
     when = datetime.datetime(2024, 1, 31, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
-    assert E.snapshot_file_name('etcd-snapshot', when, 42) == 'etcd-snapshot-20240131T020405Z-rev42.db'
+    assert snapshot_file_name('etcd-snapshot', when, 42) == 'etcd-snapshot-20240131T020405Z-rev42.db'
 
 
 def _touch(directory, name):
@@ -329,7 +348,7 @@ OTHERS = ['etcd-snapshot-manual.db', 'other-20240101T000000Z-rev1.db', 'etcd-sna
 def test_retention_keeps_newest_and_ignores_other_files(tmp_path):
     for name in SNAPS + OTHERS:
         _touch(str(tmp_path), name)
-    deleted = E.apply_retention(str(tmp_path), 'etcd-snapshot', 2)
+    deleted = apply_retention(str(tmp_path), 'etcd-snapshot', 2)
     assert deleted == [str(tmp_path / SNAPS[1]), str(tmp_path / SNAPS[0])]
     assert sorted(os.listdir(str(tmp_path))) == sorted(SNAPS[2:] + OTHERS)
 
@@ -338,14 +357,14 @@ def test_retention_check_mode_deletes_nothing_and_counts_pending(tmp_path):
     for name in SNAPS:
         _touch(str(tmp_path), name)
     pending = 'etcd-snapshot-20240104T000000Z-rev40.db'
-    deleted = E.apply_retention(str(tmp_path), 'etcd-snapshot', 2, check_mode=True, pending=pending)
+    deleted = apply_retention(str(tmp_path), 'etcd-snapshot', 2, check_mode=True, pending=pending)
     assert deleted == [str(tmp_path / SNAPS[2]), str(tmp_path / SNAPS[1]), str(tmp_path / SNAPS[0])]
     assert sorted(os.listdir(str(tmp_path))) == sorted(SNAPS)
 
 
 def test_retention_nothing_to_delete(tmp_path):
     _touch(str(tmp_path), SNAPS[0])
-    assert E.apply_retention(str(tmp_path), 'etcd-snapshot', 5) == []
+    assert apply_retention(str(tmp_path), 'etcd-snapshot', 5) == []
 
 
 # --------------------------------------------------------------------------
@@ -367,8 +386,8 @@ def standin(pki):
 
 
 def client_for(pki, endpoints, **kwargs):
-    return E.EtcdClient(endpoints, ca_file=pki['ca_cert'], cert_file=pki['client_cert'], key_file=pki['client_key'],
-                        timeout=kwargs.pop('timeout', 5), **kwargs)
+    return EtcdClient(endpoints, ca_file=pki['ca_cert'], cert_file=pki['client_cert'], key_file=pki['client_key'],
+                      timeout=kwargs.pop('timeout', 5), **kwargs)
 
 
 def test_client_lists_members_over_mutual_tls(pki, standin):
@@ -391,30 +410,30 @@ def test_client_fails_over_from_dead_endpoint(pki, standin):
 def test_client_all_endpoints_dead_names_each(pki):
     dead1, dead2 = S.dead_endpoint(), S.dead_endpoint()
     client = client_for(pki, [dead1, dead2], timeout=2)
-    with pytest.raises(E.EtcdUnreachableError) as info:
+    with pytest.raises(EtcdUnreachableError) as info:
         client.members()
     assert dead1 in str(info.value) and dead2 in str(info.value) and 'cannot connect' in str(info.value)
 
 
 def test_client_wrong_ca_is_a_clear_tls_error(pki, standin):
     _cluster, servers = standin
-    client = E.EtcdClient([servers['etcd-1'].url], ca_file=pki['other_ca_cert'], cert_file=pki['client_cert'],
-                          key_file=pki['client_key'], timeout=5)
-    with pytest.raises(E.EtcdUnreachableError, match='certificate verification failed.*check ca_file'):
+    client = EtcdClient([servers['etcd-1'].url], ca_file=pki['other_ca_cert'], cert_file=pki['client_cert'],
+                        key_file=pki['client_key'], timeout=5)
+    with pytest.raises(EtcdUnreachableError, match='certificate verification failed.*check ca_file'):
         client.members()
 
 
 def test_client_without_client_certificate_is_rejected(pki, standin):
     _cluster, servers = standin
-    client = E.EtcdClient([servers['etcd-1'].url], ca_file=pki['ca_cert'], timeout=5)
-    with pytest.raises(E.EtcdUnreachableError):
+    client = EtcdClient([servers['etcd-1'].url], ca_file=pki['ca_cert'], timeout=5)
+    with pytest.raises(EtcdUnreachableError):
         client.members()
 
 
 def test_client_missing_cert_file_message(pki, tmp_path):
-    client = E.EtcdClient(['https://127.0.0.1:1'], ca_file=pki['ca_cert'], cert_file=str(tmp_path / 'nope.pem'),
-                          key_file=pki['client_key'])
-    with pytest.raises(E.EtcdError, match='cert_file .*nope.pem does not exist'):
+    client = EtcdClient(['https://127.0.0.1:1'], ca_file=pki['ca_cert'], cert_file=str(tmp_path / 'nope.pem'),
+                        key_file=pki['client_key'])
+    with pytest.raises(EtcdError, match='cert_file .*nope.pem does not exist'):
         client.members()
 
 
@@ -439,10 +458,10 @@ def test_client_health_counts_permission_denied_as_healthy(pki, standin):
 def test_client_error_json_becomes_clear_message(pki, standin):
     cluster, servers = standin
     client = client_for(pki, [servers['etcd-1'].url, servers['etcd-2'].url])
-    with pytest.raises(E.EtcdError) as info:
+    with pytest.raises(EtcdError) as info:
         client.member_promote(cluster.members[1]['ID'])
     error = info.value
-    assert not isinstance(error, E.EtcdUnreachableError)
+    assert not isinstance(error, EtcdUnreachableError)
     assert error.http_status == 400 and error.code == 9
     assert str(error) == ('etcd endpoint %s answered POST /v3/cluster/member/promote with HTTP 400, gRPC code 9 FailedPrecondition: '
                           'etcdserver: can only promote a learner member' % servers['etcd-1'].url)
@@ -453,9 +472,9 @@ def test_client_error_json_becomes_clear_message(pki, standin):
 def test_client_not_found_and_wrong_path(pki, standin):
     _cluster, servers = standin
     client = client_for(pki, [servers['etcd-1'].url])
-    with pytest.raises(E.EtcdError, match='gRPC code 5 NotFound: etcdserver: member not found'):
+    with pytest.raises(EtcdError, match='gRPC code 5 NotFound: etcdserver: member not found'):
         client.member_remove(12345)
-    with pytest.raises(E.EtcdError, match='HTTP 404: Not Found; this URL does not serve the etcd v3 JSON gateway') as info:
+    with pytest.raises(EtcdError, match='HTTP 404: Not Found; this URL does not serve the etcd v3 JSON gateway') as info:
         client.call('no/such/call', {})
     # Real etcd 3.4 started with --config-file answers 404 on /v3/ unless the file enables the gateway.
     assert 'enable-grpc-gateway: true' in str(info.value)
@@ -485,12 +504,12 @@ def test_client_add_is_not_retried_when_the_answer_is_lost(pki, standin):
     cluster, servers = standin
     cluster.hangup.add('cluster/member/add')
     client = client_for(pki, [servers['etcd-1'].url, servers['etcd-2'].url])
-    with pytest.raises(E.EtcdUnreachableError, match='may or may not have been applied'):
+    with pytest.raises(EtcdUnreachableError, match='may or may not have been applied'):
         client.member_add(['https://10.9.0.9:2380'])
     assert [c[1] for c in cluster.calls].count('cluster/member/add') == 1
     # an idempotent call whose answer is lost moves on to the next endpoint
     cluster.hangup = {'cluster/member/list'}
-    with pytest.raises(E.EtcdUnreachableError, match='no etcd endpoint could answer'):
+    with pytest.raises(EtcdUnreachableError, match='no etcd endpoint could answer'):
         client.members()
     assert [c[1] for c in cluster.calls].count('cluster/member/list') == 2
 
@@ -519,7 +538,7 @@ def test_join_flow_add_learner_then_promote_after_not_in_sync(pki, standin):
     client = client_for(pki, [servers['etcd-1'].url, servers['etcd-2'].url])
     params = member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380'])
 
-    first = E.run_member(client, params)
+    first = run_member(client, params)
     assert first['changed'] is True and first['action'] == 'add'
     assert first['member']['is_learner'] is True and first['member']['name'] == ''
     assert first['initial_cluster'] == ('etcd-1=https://10.9.0.1:2380,etcd-2=https://10.9.0.2:2380,etcd-3=https://10.9.0.3:2380,'
@@ -529,7 +548,7 @@ def test_join_flow_add_learner_then_promote_after_not_in_sync(pki, standin):
     assert first['member']['id'] == '%x' % new_id
     assert [b for _m, p, b in cluster.calls if p == 'cluster/member/add'] == [{'peerURLs': ['https://10.9.0.4:2380'], 'isLearner': True}]
 
-    again = E.run_member(client, params)  # node not started yet
+    again = run_member(client, params)  # node not started yet
     assert again['changed'] is False and again['action'] == 'pending_start'
     assert again['initial_cluster'] == first['initial_cluster']
 
@@ -538,13 +557,13 @@ def test_join_flow_add_learner_then_promote_after_not_in_sync(pki, standin):
         cluster.start_member(new_id, 'etcd-4', [new_server.url])
         cluster.promote_not_ready = 2
         clock = FakeClock()
-        third = E.run_member(client, params, sleep=clock.sleep, clock=clock)
+        third = run_member(client, params, sleep=clock.sleep, clock=clock)
         assert third['changed'] is True and third['action'] == 'promote' and third['attempts'] == 3
         assert clock.sleeps == [2.0, 2.0]
         assert third['member']['is_learner'] is False and third['member']['name'] == 'etcd-4'
         assert cluster.find(new_id)['isLearner'] is False
 
-        fourth = E.run_member(client, params)
+        fourth = run_member(client, params)
         assert fourth['changed'] is False and fourth['action'] == 'none'
     finally:
         new_server.stop()
@@ -556,7 +575,7 @@ def test_add_retries_while_etcd_says_unhealthy_cluster(pki, standin):
     cluster.add_unhealthy = 2
     client = client_for(pki, [servers['etcd-1'].url])
     clock = FakeClock()
-    added = E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
+    added = run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
     assert added['changed'] is True and added['action'] == 'add' and added['attempts'] == 3
     assert clock.sleeps == [1.0, 1.0] and cluster.add_calls == 3
     assert [m['name'] for m in cluster.members].count('') == 1
@@ -567,8 +586,8 @@ def test_add_gives_up_on_unhealthy_cluster_after_the_retry_window(pki, standin):
     cluster.add_unhealthy = 1000
     client = client_for(pki, [servers['etcd-1'].url])
     clock = FakeClock()
-    with pytest.raises(E.EtcdError, match='unhealthy cluster'):
-        E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
+    with pytest.raises(EtcdError, match='unhealthy cluster'):
+        run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), sleep=clock.sleep, clock=clock)
     assert cluster.add_calls == 31 and len(cluster.members) == 3
 
 
@@ -579,9 +598,9 @@ def test_promote_gives_up_after_wait_timeout(pki, standin):
     cluster.promote_not_ready = 1000
     client = client_for(pki, [servers['etcd-1'].url])
     clock = FakeClock()
-    with pytest.raises(E.EtcdError, match=r'did not get in sync with the leader within 7s \(5 promote attempts\)'):
-        E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380'], wait_timeout=7),
-                     sleep=clock.sleep, clock=clock)
+    with pytest.raises(EtcdError, match=r'did not get in sync with the leader within 7s \(5 promote attempts\)'):
+        run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380'], wait_timeout=7),
+                   sleep=clock.sleep, clock=clock)
     assert clock.sleeps == [2.0, 2.0, 2.0, 1.0]
     assert cluster.find(learner_id)['isLearner'] is True
 
@@ -589,9 +608,9 @@ def test_promote_gives_up_after_wait_timeout(pki, standin):
 def test_check_mode_changes_nothing(pki, standin):
     cluster, servers = standin
     client = client_for(pki, [servers['etcd-1'].url])
-    result = E.run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), check_mode=True)
+    result = run_member(client, member_params(name='etcd-4', peer_urls=['https://10.9.0.4:2380']), check_mode=True)
     assert result['changed'] is True and result['action'] == 'add' and result['member']['id'] is None
-    result = E.run_member(client, member_params(name='etcd-3', state='absent'), check_mode=True)
+    result = run_member(client, member_params(name='etcd-3', state='absent'), check_mode=True)
     assert result['changed'] is True and result['action'] == 'remove'
     assert [m['name'] for m in result['members']] == ['etcd-1', 'etcd-2']
     assert len(cluster.members) == 3
@@ -602,7 +621,7 @@ def test_remove_member_probes_health(pki, standin):
     cluster, servers = standin
     client = client_for(pki, [servers['etcd-3'].url, servers['etcd-1'].url])
     removed_id = cluster.members[2]['ID']
-    result = E.run_member(client, member_params(state='absent', id='%x' % removed_id))
+    result = run_member(client, member_params(state='absent', id='%x' % removed_id))
     assert result['changed'] is True and result['action'] == 'remove' and result['found'] is True
     assert [m['name'] for m in result['members']] == ['etcd-1', 'etcd-2']
     assert cluster.find(removed_id) is None
@@ -614,8 +633,8 @@ def test_remove_refused_when_quorum_would_be_lost(pki, standin):
     cluster, servers = standin
     servers['etcd-2'].stop()
     client = client_for(pki, [servers['etcd-1'].url], timeout=2)
-    with pytest.raises(E.EtcdRefusedError) as info:
-        E.run_member(client, member_params(state='absent', name='etcd-3'))
+    with pytest.raises(EtcdRefusedError) as info:
+        run_member(client, member_params(state='absent', name='etcd-3'))
     assert 'quorum needs 2' in str(info.value) and 'etcd-2' in str(info.value)
     assert 'etcd-2' in info.value.details['health_errors']
     assert len(cluster.members) == 3
@@ -624,10 +643,10 @@ def test_remove_refused_when_quorum_would_be_lost(pki, standin):
 def test_remove_missing_member(pki, standin):
     _cluster, servers = standin
     client = client_for(pki, [servers['etcd-1'].url])
-    result = E.run_member(client, member_params(state='absent', name='etcd-30'))
+    result = run_member(client, member_params(state='absent', name='etcd-30'))
     assert result['changed'] is False and result['found'] is False and result['action'] == 'none'
-    with pytest.raises(E.EtcdRefusedError, match='no etcd member named etcd-30; members are: etcd-1, etcd-2, etcd-3'):
-        E.run_member(client, member_params(state='absent', name='etcd-30', must_exist=True))
+    with pytest.raises(EtcdRefusedError, match='no etcd member named etcd-30; members are: etcd-1, etcd-2, etcd-3'):
+        run_member(client, member_params(state='absent', name='etcd-30', must_exist=True))
 
 
 def test_snapshot_stream_good(pki, standin, tmp_path):
@@ -640,7 +659,7 @@ def test_snapshot_stream_good(pki, standin, tmp_path):
     assert data == cluster.snapshot_bytes()
     assert info['size'] == len(data) and len(data) % 512 == 32
     assert info['sha256'] == hashlib.sha256(data).hexdigest()
-    assert E.verify_snapshot_file(dest)['sha256'] == info['sha256']
+    assert verify_snapshot_file(dest)['sha256'] == info['sha256']
     assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
     assert os.listdir(str(tmp_path)) == ['snap.db']
 
@@ -649,7 +668,7 @@ def test_snapshot_stream_corrupt_is_deleted(pki, standin, tmp_path):
     cluster, servers = standin
     cluster.corrupt_snapshot = True
     client = client_for(pki, [servers['etcd-1'].url])
-    with pytest.raises(E.SnapshotVerificationError, match='is corrupt'):
+    with pytest.raises(SnapshotVerificationError, match='is corrupt'):
         client.snapshot(servers['etcd-1'].url, str(tmp_path / 'snap.db'))
     assert os.listdir(str(tmp_path)) == []
 
@@ -658,7 +677,7 @@ def test_snapshot_stream_error_midway_is_deleted(pki, standin, tmp_path):
     cluster, servers = standin
     cluster.snapshot_error_midway = True
     client = client_for(pki, [servers['etcd-1'].url])
-    with pytest.raises(E.EtcdError, match='aborted the snapshot stream: etcdserver: server stopped'):
+    with pytest.raises(EtcdError, match='aborted the snapshot stream: etcdserver: server stopped'):
         client.snapshot(servers['etcd-1'].url, str(tmp_path / 'snap.db'))
     assert os.listdir(str(tmp_path)) == []
 
@@ -672,27 +691,27 @@ def test_run_snapshot_picks_first_healthy_and_rotates(pki, standin, tmp_path):
     when = datetime.datetime(2024, 2, 1, 2, 0, 0, tzinfo=datetime.timezone.utc)
     params = {'dest_dir': str(tmp_path), 'prefix': 'etcd-snapshot', 'keep': 2}
 
-    planned = E.run_snapshot(client, params, check_mode=True, now=when)
+    planned = run_snapshot(client, params, check_mode=True, now=when)
     assert planned['changed'] is True and planned['endpoint'] == servers['etcd-3'].url and planned['size'] is None
     assert planned['path'] == str(tmp_path / 'etcd-snapshot-20240201T020000Z-rev1.db')
     assert len(planned['deleted']) == 3
     assert sorted(os.listdir(str(tmp_path))) == sorted(SNAPS)
 
-    result = E.run_snapshot(client, params, now=when)
+    result = run_snapshot(client, params, now=when)
     assert result['changed'] is True and result['path'] == planned['path'] and result['revision'] == 1
     assert result['deleted'] == planned['deleted']
     assert sorted(os.listdir(str(tmp_path))) == sorted([SNAPS[3], os.path.basename(result['path'])])
-    assert E.verify_snapshot_file(result['path'])['sha256'] == result['sha256']
-    with pytest.raises(E.EtcdError, match='already exists'):
-        E.run_snapshot(client, params, now=when)
+    assert verify_snapshot_file(result['path'])['sha256'] == result['sha256']
+    with pytest.raises(EtcdError, match='already exists'):
+        run_snapshot(client, params, now=when)
 
 
 def test_run_snapshot_rejects_bad_settings(pki, tmp_path):
     client = client_for(pki, ['https://127.0.0.1:1'])
-    with pytest.raises(E.EtcdError, match='dest_dir .* does not exist'):
-        E.run_snapshot(client, {'dest_dir': str(tmp_path / 'missing'), 'keep': 1})
-    with pytest.raises(E.EtcdError, match='keep must be 1 or more'):
-        E.run_snapshot(client, {'dest_dir': str(tmp_path), 'keep': 0})
+    with pytest.raises(EtcdError, match='dest_dir .* does not exist'):
+        run_snapshot(client, {'dest_dir': str(tmp_path / 'missing'), 'keep': 1})
+    with pytest.raises(EtcdError, match='keep must be 1 or more'):
+        run_snapshot(client, {'dest_dir': str(tmp_path), 'keep': 0})
 
 
 def test_run_info_reports_down_endpoint_without_failing(pki, standin):
@@ -700,7 +719,7 @@ def test_run_info_reports_down_endpoint_without_failing(pki, standin):
     cluster.alarms.append((cluster.members[0]['ID'], 'NOSPACE'))
     servers['etcd-3'].stop()
     client = client_for(pki, [servers['etcd-1'].url, servers['etcd-2'].url, servers['etcd-3'].url], timeout=2)
-    info = E.run_info(client, {'fail_on_unreachable': True})
+    info = run_info(client, {'fail_on_unreachable': True})
     assert info['healthy'] is False
     assert [e['healthy'] for e in info['endpoints']] == [True, True, False]
     assert info['endpoints'][2]['error'].startswith('etcd endpoint %s could not answer' % servers['etcd-3'].url)
@@ -714,19 +733,19 @@ def test_run_info_reports_down_endpoint_without_failing(pki, standin):
 
 def test_run_info_nothing_reachable(pki):
     client = client_for(pki, [S.dead_endpoint()], timeout=2)
-    with pytest.raises(E.EtcdUnreachableError, match='no etcd endpoint is reachable'):
-        E.run_info(client, {'fail_on_unreachable': True})
-    info = E.run_info(client, {'fail_on_unreachable': False})
+    with pytest.raises(EtcdUnreachableError, match='no etcd endpoint is reachable'):
+        run_info(client, {'fail_on_unreachable': True})
+    info = run_info(client, {'fail_on_unreachable': False})
     assert info['healthy'] is False and info['members'] == [] and info['endpoints'][0]['reachable'] is False
 
 
 def test_normalize_endpoint():
-    assert E.normalize_endpoint('10.0.0.1:2379') == 'https://10.0.0.1:2379'
-    assert E.normalize_endpoint('https://[::1]:2379/') == 'https://[::1]:2379'
+    assert normalize_endpoint('10.0.0.1:2379') == 'https://10.0.0.1:2379'
+    assert normalize_endpoint('https://[::1]:2379/') == 'https://[::1]:2379'
     with pytest.raises(ValueError):
-        E.normalize_endpoint('ftp://x:1')
+        normalize_endpoint('ftp://x:1')
     with pytest.raises(ValueError):
-        E.normalize_endpoint('https://x:notaport')
+        normalize_endpoint('https://x:notaport')
 
 
 def test_run_snapshot_never_deletes_the_new_file(pki, standin, tmp_path):
@@ -734,7 +753,7 @@ def test_run_snapshot_never_deletes_the_new_file(pki, standin, tmp_path):
     future = 'etcd-snapshot-20990101T000000Z-rev1.db'
     _touch(str(tmp_path), future)
     client = client_for(pki, [servers['etcd-1'].url])
-    result = E.run_snapshot(client, {'dest_dir': str(tmp_path), 'prefix': 'etcd-snapshot', 'keep': 1})
+    result = run_snapshot(client, {'dest_dir': str(tmp_path), 'prefix': 'etcd-snapshot', 'keep': 1})
     assert result['deleted'] == []
     assert sorted(os.listdir(str(tmp_path))) == sorted([future, os.path.basename(result['path'])])
 
@@ -742,19 +761,19 @@ def test_run_snapshot_never_deletes_the_new_file(pki, standin, tmp_path):
 def test_run_snapshot_info_reads_revision_from_the_name(tmp_path):
     path = str(tmp_path / 'etcd-snapshot-20240131T020000Z-rev4821.db')
     data = craft_snapshot(path)
-    info = E.run_snapshot_info({'path': path})
+    info = run_snapshot_info({'path': path})
     assert info['valid'] is True and info['changed'] is False and info['revision'] == 4821
     assert info['sha256'] == hashlib.sha256(data).hexdigest()
     other = str(tmp_path / 'manual.db')
     craft_snapshot(other)
-    assert E.run_snapshot_info({'path': other})['revision'] is None
+    assert run_snapshot_info({'path': other})['revision'] is None
 
 
 def test_run_snapshot_info_refuses_truncated_and_corrupt(tmp_path):
     path = str(tmp_path / 'etcd-snapshot-20240131T020000Z-rev1.db')
     craft_snapshot(path, truncate=100)
-    with pytest.raises(E.SnapshotVerificationError, match='truncated'):
-        E.run_snapshot_info({'path': path})
+    with pytest.raises(SnapshotVerificationError, match='truncated'):
+        run_snapshot_info({'path': path})
     craft_snapshot(path, corrupt=True)
-    with pytest.raises(E.SnapshotVerificationError, match='is corrupt'):
-        E.run_snapshot_info({'path': path})
+    with pytest.raises(SnapshotVerificationError, match='is corrupt'):
+        run_snapshot_info({'path': path})

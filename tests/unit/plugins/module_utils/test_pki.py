@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-# Unit tests for plugins/module_utils/pki.py (ironstone.k8s.cert_bundle logic).
+# Unit tests for plugins/module_utils/pki/ (ironstone.k8s.cert_bundle logic).
 # Everything runs against real files in pytest's tmp_path and real cryptography; there are no stand-ins.
 
 import copy
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
-from ansible_collections.ironstone.k8s.plugins.module_utils import pki
+from ansible_collections.ironstone.k8s.plugins.module_utils.pki import apply as pki_apply, spec as pki_spec
 
 
 MEMBER_SANS = ['node1', '10.0.0.11', 'localhost', '127.0.0.1', '::1']
@@ -122,7 +122,7 @@ def issue_foreign_leaf(ca_subject_cn, leaf_key, sans, usages, days=365):
 
 def test_first_run_creates_ca_and_leaves_with_modes_sans_and_ekus(tmp_path):
     root = tmp_path / 'pki'
-    result = pki.run(etcd_spec(root))
+    result = pki_apply.run(etcd_spec(root))
 
     assert result['changed'] is True
     assert result['ca']['action'] == 'created'
@@ -180,9 +180,9 @@ def test_first_run_creates_ca_and_leaves_with_modes_sans_and_ekus(tmp_path):
 
 def test_second_run_is_unchanged(tmp_path):
     root = tmp_path / 'pki'
-    first = pki.run(etcd_spec(root))
+    first = pki_apply.run(etcd_spec(root))
     before = snapshot(root)
-    second = pki.run(etcd_spec(root))
+    second = pki_apply.run(etcd_spec(root))
 
     assert second['changed'] is False
     assert second['regenerated'] == []
@@ -197,10 +197,10 @@ def test_second_run_is_unchanged(tmp_path):
 
 def test_spec_order_and_case_of_sans_do_not_matter(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     spec = etcd_spec(root)
     spec['certs'][0]['sans'] = ['::1', 'NODE1', '127.0.0.1', 'localhost', '10.0.0.11', 'node1', '0:0:0:0:0:0:0:1']
-    assert pki.run(spec)['changed'] is False
+    assert pki_apply.run(spec)['changed'] is False
 
 
 # ---------------------------------------------------------------------------
@@ -209,12 +209,12 @@ def test_spec_order_and_case_of_sans_do_not_matter(tmp_path):
 
 def test_changed_san_renews_only_that_cert_and_keeps_its_key(tmp_path):
     root = tmp_path / 'pki'
-    first = by_name(pki.run(etcd_spec(root)))
+    first = by_name(pki_apply.run(etcd_spec(root)))
     old_key = (root / 'node1/server.key').read_bytes()
     spec = etcd_spec(root)
     spec['certs'][0]['sans'] = ['node1', '10.0.0.5', 'localhost', '127.0.0.1', '::1']
 
-    result = pki.run(spec)
+    result = pki_apply.run(spec)
     out = by_name(result)
 
     assert result['changed'] is True
@@ -238,9 +238,9 @@ def test_dns_san_removal_is_named_in_reason(tmp_path):
     root = tmp_path / 'pki'
     spec = etcd_spec(root)
     spec['certs'][0]['sans'] = ['node1-old', 'node1']
-    pki.run(spec)
+    pki_apply.run(spec)
     spec['certs'][0]['sans'] = ['node1', '10.0.0.5']
-    out = by_name(pki.run(spec))
+    out = by_name(pki_apply.run(spec))
     assert out['node1/server']['reason'] == 'SANs differ: +10.0.0.5 -node1-old'
 
 
@@ -251,10 +251,10 @@ def test_dns_san_removal_is_named_in_reason(tmp_path):
 ])
 def test_subject_and_usage_changes_renew(tmp_path, field, value, expected):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     spec = etcd_spec(root)
     spec['certs'][1][field] = value
-    out = by_name(pki.run(spec))
+    out = by_name(pki_apply.run(spec))
     assert out['node1/peer']['action'] == 'renewed'
     assert out['node1/peer']['reason'] == expected
     assert out['node1/server']['action'] == 'unchanged'
@@ -264,12 +264,12 @@ def test_cert_near_expiry_is_renewed(tmp_path):
     root = tmp_path / 'pki'
     spec = etcd_spec(root, renew_before_days=5)
     spec['certs'][2]['validity_days'] = 10
-    pki.run(spec)
-    assert pki.run(spec)['changed'] is False  # 10 days left > 5 days window
+    pki_apply.run(spec)
+    assert pki_apply.run(spec)['changed'] is False  # 10 days left > 5 days window
     old_serial = load_cert(root / 'healthcheck-client.crt').serial_number
 
     spec['renew_before_days'] = 30
-    result = pki.run(spec)
+    result = pki_apply.run(spec)
     out = by_name(result)
     assert out['healthcheck-client']['action'] == 'renewed'
     assert 'within renew_before_days=30' in out['healthcheck-client']['reason']
@@ -280,9 +280,9 @@ def test_cert_near_expiry_is_renewed(tmp_path):
 
 def test_force_leaves_reissues_all_leaves_keeps_keys_and_ca(tmp_path):
     root = tmp_path / 'pki'
-    first = pki.run(etcd_spec(root))
+    first = pki_apply.run(etcd_spec(root))
     keys = dict((c['name'], (root / (c['name'] + '.key')).read_bytes()) for c in first['certs'])
-    result = pki.run(etcd_spec(root, force_leaves=True))
+    result = pki_apply.run(etcd_spec(root, force_leaves=True))
     assert result['ca']['action'] == 'unchanged'
     assert result['ca']['fingerprint_sha256'] == first['ca']['fingerprint_sha256']
     assert all(c['action'] == 'renewed' and c['reason'] == 'force_leaves=true' for c in result['certs'])
@@ -292,13 +292,13 @@ def test_force_leaves_reissues_all_leaves_keeps_keys_and_ca(tmp_path):
 
 def test_key_mismatch_gets_new_key(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     stranger = ec.generate_private_key(ec.SECP256R1())
     stranger_pem = stranger.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.NoEncryption())
     (root / 'node1/peer.key').write_bytes(stranger_pem)
 
-    out = by_name(pki.run(etcd_spec(root)))
+    out = by_name(pki_apply.run(etcd_spec(root)))
     assert out['node1/peer']['action'] == 'renewed'
     assert out['node1/peer']['reason'] == 'key does not match certificate'
     assert out['node1/peer']['new_key'] is True
@@ -306,14 +306,14 @@ def test_key_mismatch_gets_new_key(tmp_path):
     assert pub(new_key) != pub(stranger)
     assert pub(new_key) == pub(load_cert(root / 'node1/peer.crt'))
     assert mode(root / 'node1/peer.key') == 0o600
-    assert pki.run(etcd_spec(root))['changed'] is False
+    assert pki_apply.run(etcd_spec(root))['changed'] is False
 
 
 def test_missing_leaf_key_gets_new_key(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     (root / 'healthcheck-client.key').unlink()
-    out = by_name(pki.run(etcd_spec(root)))
+    out = by_name(pki_apply.run(etcd_spec(root)))
     assert out['healthcheck-client']['action'] == 'renewed'
     assert out['healthcheck-client']['reason'] == 'key missing'
     assert pub(load_key(root / 'healthcheck-client.key')) == pub(load_cert(root / 'healthcheck-client.crt'))
@@ -321,29 +321,29 @@ def test_missing_leaf_key_gets_new_key(tmp_path):
 
 def test_key_type_change_replaces_key(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     spec = etcd_spec(root)
     spec['certs'][3]['key_type'] = 'rsa-2048'
-    out = by_name(pki.run(spec))
+    out = by_name(pki_apply.run(spec))
     assert out['apiserver-etcd-client']['reason'] == 'key type ecdsa-p256 differs from spec rsa-2048'
     key = load_key(root / 'apiserver-etcd-client.key')
     assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 2048
     cert = load_cert(root / 'apiserver-etcd-client.crt')
     assert pub(cert) == pub(key)
     assert verifies(cert, load_cert(root / 'ca.crt'))
-    assert pki.run(spec)['changed'] is False
+    assert pki_apply.run(spec)['changed'] is False
 
 
 def test_leaf_signed_by_other_ca_with_same_subject_is_renewed(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     key = load_key(root / 'node1/server.key')
     sans = [x509.DNSName('node1'), x509.IPAddress(ipaddress.ip_address('10.0.0.11')), x509.DNSName('localhost'),
             x509.IPAddress(ipaddress.ip_address('127.0.0.1')), x509.IPAddress(ipaddress.ip_address('::1'))]
     forged = issue_foreign_leaf('etcd-ca', key, sans, [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
     (root / 'node1/server.crt').write_bytes(forged.public_bytes(serialization.Encoding.PEM))
 
-    out = by_name(pki.run(etcd_spec(root)))
+    out = by_name(pki_apply.run(etcd_spec(root)))
     assert out['node1/server']['action'] == 'renewed'
     assert out['node1/server']['reason'] == 'signature does not verify with the current CA key'
     assert verifies(load_cert(root / 'node1/server.crt'), load_cert(root / 'ca.crt'))
@@ -351,27 +351,27 @@ def test_leaf_signed_by_other_ca_with_same_subject_is_renewed(tmp_path):
 
 def test_unreadable_leaf_cert_is_renewed(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     (root / 'node1/peer.crt').write_bytes(b'garbage\n')
-    out = by_name(pki.run(etcd_spec(root)))
+    out = by_name(pki_apply.run(etcd_spec(root)))
     assert out['node1/peer']['action'] == 'renewed'
     assert 'certificate unreadable' in out['node1/peer']['reason']
 
 
 def test_wrong_modes_are_corrected(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     os.chmod(str(root / 'node1/server.key'), 0o644)
     os.chmod(str(root / 'ca.key'), 0o640)
     os.chmod(str(root), 0o755)
-    result = pki.run(etcd_spec(root))
+    result = pki_apply.run(etcd_spec(root))
     assert result['changed'] is True
     assert by_name(result)['node1/server']['action'] == 'unchanged'
     assert 'permissions corrected' in by_name(result)['node1/server']['reason']
     assert mode(root / 'node1/server.key') == 0o600
     assert mode(root / 'ca.key') == 0o600
     assert mode(root) == 0o700
-    assert pki.run(etcd_spec(root))['changed'] is False
+    assert pki_apply.run(etcd_spec(root))['changed'] is False
 
 
 # ---------------------------------------------------------------------------
@@ -380,7 +380,7 @@ def test_wrong_modes_are_corrected(tmp_path):
 
 def test_check_mode_on_empty_directory_writes_nothing(tmp_path):
     root = tmp_path / 'pki'
-    result = pki.run(etcd_spec(root), check_mode=True)
+    result = pki_apply.run(etcd_spec(root), check_mode=True)
     assert result['changed'] is True
     assert result['ca']['action'] == 'created'
     assert result['ca']['fingerprint_sha256'] is None
@@ -390,14 +390,14 @@ def test_check_mode_on_empty_directory_writes_nothing(tmp_path):
 
 def test_check_mode_reports_renewal_and_leaves_files_untouched(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     before = snapshot(root)
     spec = etcd_spec(root)
     spec['certs'][0]['sans'] = ['node1', '10.0.0.5']
     (root / 'healthcheck-client.key').unlink()
     before = snapshot(root)
 
-    result = pki.run(spec, check_mode=True)
+    result = pki_apply.run(spec, check_mode=True)
     out = by_name(result)
     assert result['changed'] is True
     assert out['node1/server']['action'] == 'renewed'
@@ -411,9 +411,9 @@ def test_check_mode_reports_renewal_and_leaves_files_untouched(tmp_path):
 
 def test_check_mode_ca_regeneration_predicts_all_leaves_and_writes_nothing(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     before = snapshot(root)
-    result = pki.run(etcd_spec(root, regenerate_ca=True), check_mode=True)
+    result = pki_apply.run(etcd_spec(root, regenerate_ca=True), check_mode=True)
     assert result['ca']['action'] == 'regenerated'
     assert all(c['action'] == 'renewed' and c['reason'] == 'CA regenerated' for c in result['certs'])
     assert snapshot(root) == before
@@ -421,7 +421,7 @@ def test_check_mode_ca_regeneration_predicts_all_leaves_and_writes_nothing(tmp_p
 
 def test_results_and_diff_never_contain_key_material(tmp_path):
     root = tmp_path / 'pki'
-    results = [pki.run(etcd_spec(root), check_mode=True), pki.run(etcd_spec(root)), pki.run(etcd_spec(root, force_leaves=True))]
+    results = [pki_apply.run(etcd_spec(root), check_mode=True), pki_apply.run(etcd_spec(root)), pki_apply.run(etcd_spec(root, force_leaves=True))]
     dumped = json.dumps(results)
     assert 'PRIVATE KEY' not in dumped
     for key_file in ('ca.key', 'node1/server.key', 'apiserver-etcd-client.key'):
@@ -443,8 +443,8 @@ def test_results_and_diff_never_contain_key_material(tmp_path):
 def test_expiring_ca_only_warns_and_is_kept(tmp_path):
     root = tmp_path / 'pki'
     spec = etcd_spec(root, ca={'validity_days': 10})
-    first = pki.run(spec)
-    second = pki.run(spec)
+    first = pki_apply.run(spec)
+    second = pki_apply.run(spec)
     assert second['changed'] is False
     assert second['ca']['action'] == 'unchanged'
     assert second['ca']['fingerprint_sha256'] == first['ca']['fingerprint_sha256']
@@ -453,8 +453,8 @@ def test_expiring_ca_only_warns_and_is_kept(tmp_path):
 
 def test_ca_spec_drift_only_warns(tmp_path):
     root = tmp_path / 'pki'
-    first = pki.run(etcd_spec(root))
-    second = pki.run(etcd_spec(root, ca={'common_name': 'other-ca', 'key_type': 'rsa-2048'}))
+    first = pki_apply.run(etcd_spec(root))
+    second = pki_apply.run(etcd_spec(root, ca={'common_name': 'other-ca', 'key_type': 'rsa-2048'}))
     assert second['changed'] is False
     assert second['ca']['fingerprint_sha256'] == first['ca']['fingerprint_sha256']
     assert len([w for w in second['warnings'] if 'regenerate_ca=true' in w]) == 2
@@ -462,13 +462,13 @@ def test_ca_spec_drift_only_warns(tmp_path):
 
 def test_missing_ca_key_fails_clearly_and_writes_nothing(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     (root / 'ca.key').unlink()
     spec = etcd_spec(root)
     spec['certs'].append({'name': 'node2/server', 'common_name': 'node2', 'usages': ['server_auth']})
     before = snapshot(root)
-    with pytest.raises(pki.PkiError) as err:
-        pki.run(spec)
+    with pytest.raises(pki_spec.PkiError) as err:
+        pki_apply.run(spec)
     assert str(err.value) == 'CA key missing at %s; restore it or set regenerate_ca=true.' % (root / 'ca.key')
     assert snapshot(root) == before
     assert not (root / 'node2').exists()
@@ -481,7 +481,7 @@ def test_missing_ca_key_fails_clearly_and_writes_nothing(tmp_path):
 ])
 def test_damaged_ca_fails_without_regenerate(tmp_path, damage, message):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     if damage == 'foreign_key':
         other = ec.generate_private_key(ec.SECP256R1())
         (root / 'ca.key').write_bytes(other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -491,19 +491,19 @@ def test_damaged_ca_fails_without_regenerate(tmp_path, damage, message):
     else:
         (root / 'ca.crt').unlink()
     before = snapshot(root)
-    with pytest.raises(pki.PkiError, match=message) as err:
-        pki.run(etcd_spec(root))
+    with pytest.raises(pki_spec.PkiError, match=message) as err:
+        pki_apply.run(etcd_spec(root))
     assert 'regenerate_ca=true' in str(err.value)
     assert snapshot(root) == before
 
 
 def test_regenerate_ca_with_overlap_bundles_both_and_reissues_all_leaves(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     old_ca = load_cert(root / 'ca.crt')
     old_leaf_keys = dict((n, pub(load_key(root / (n + '.key')))) for n in ('node1/server', 'node1/peer'))
 
-    result = pki.run(etcd_spec(root, regenerate_ca=True))
+    result = pki_apply.run(etcd_spec(root, regenerate_ca=True))
     new_ca = load_cert(root / 'ca.crt')
     assert result['ca']['action'] == 'regenerated'
     assert result['ca']['regenerated'] is True
@@ -522,21 +522,21 @@ def test_regenerate_ca_with_overlap_bundles_both_and_reissues_all_leaves(tmp_pat
     assert result['regenerated'][0] == {'name': 'ca', 'reason': 'regenerate_ca=true'}
 
     # Later runs keep the overlap bundle until pruned.
-    again = pki.run(etcd_spec(root))
+    again = pki_apply.run(etcd_spec(root))
     assert again['changed'] is False
     assert len(load_bundle(root / 'ca-bundle.crt')) == 2
 
-    pruned = pki.run(etcd_spec(root, prune_old_ca=True))
+    pruned = pki_apply.run(etcd_spec(root, prune_old_ca=True))
     assert pruned['changed'] is True
     assert [c['action'] for c in pruned['certs']] == ['unchanged'] * 4
     assert [c.fingerprint(hashes.SHA256()) for c in load_bundle(root / 'ca-bundle.crt')] == [new_ca.fingerprint(hashes.SHA256())]
-    assert pki.run(etcd_spec(root))['changed'] is False
+    assert pki_apply.run(etcd_spec(root))['changed'] is False
 
 
 def test_regenerate_ca_without_overlap_bundle_has_only_new_ca(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
-    result = pki.run(etcd_spec(root, regenerate_ca=True, ca_overlap=False))
+    pki_apply.run(etcd_spec(root))
+    result = pki_apply.run(etcd_spec(root, regenerate_ca=True, ca_overlap=False))
     new_ca = load_cert(root / 'ca.crt')
     assert [c.fingerprint(hashes.SHA256()) for c in load_bundle(root / 'ca-bundle.crt')] == [new_ca.fingerprint(hashes.SHA256())]
     assert result['ca']['bundle_size'] == 1
@@ -544,26 +544,26 @@ def test_regenerate_ca_without_overlap_bundle_has_only_new_ca(tmp_path):
 
 def test_lost_ca_with_existing_leaves_fails_instead_of_creating(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     (root / 'ca.key').unlink()
     (root / 'ca.crt').unlink()
     before = snapshot(root)
-    with pytest.raises(pki.PkiError, match='but leaf certificates exist .node1/server, node1/peer, healthcheck-client.; restore the CA'):
-        pki.run(etcd_spec(root))
+    with pytest.raises(pki_spec.PkiError, match='but leaf certificates exist .node1/server, node1/peer, healthcheck-client.; restore the CA'):
+        pki_apply.run(etcd_spec(root))
     assert snapshot(root) == before
-    recovered = pki.run(etcd_spec(root, regenerate_ca=True))
+    recovered = pki_apply.run(etcd_spec(root, regenerate_ca=True))
     assert recovered['ca']['action'] == 'created'
     assert all(c['action'] == 'renewed' and c['reason'] == 'CA created' for c in recovered['certs'])
 
 
 def test_regenerate_ca_recovers_missing_ca_key(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     (root / 'ca.key').unlink()
-    result = pki.run(etcd_spec(root, regenerate_ca=True))
+    result = pki_apply.run(etcd_spec(root, regenerate_ca=True))
     assert result['ca']['action'] == 'regenerated'
     assert pub(load_key(root / 'ca.key')) == pub(load_cert(root / 'ca.crt'))
-    assert pki.run(etcd_spec(root))['changed'] is False
+    assert pki_apply.run(etcd_spec(root))['changed'] is False
 
 
 # ---------------------------------------------------------------------------
@@ -605,8 +605,8 @@ def _mutate(spec, where, value):
 def test_invalid_spec_fails_before_writing(tmp_path, where, value, message):
     root = tmp_path / 'pki'
     spec = _mutate(etcd_spec(root), where, value)
-    with pytest.raises(pki.PkiError) as err:
-        pki.run(spec)
+    with pytest.raises(pki_spec.PkiError) as err:
+        pki_apply.run(spec)
     assert message in str(err.value)
     assert not root.exists()
     assert not (tmp_path / 'x').exists()
@@ -614,32 +614,32 @@ def test_invalid_spec_fails_before_writing(tmp_path, where, value, message):
 
 def test_prune_conflicts_with_overlapping_regeneration(tmp_path):
     root = tmp_path / 'pki'
-    with pytest.raises(pki.PkiError, match='prune_old_ca=true conflicts'):
-        pki.run(etcd_spec(root, regenerate_ca=True, prune_old_ca=True))
+    with pytest.raises(pki_spec.PkiError, match='prune_old_ca=true conflicts'):
+        pki_apply.run(etcd_spec(root, regenerate_ca=True, prune_old_ca=True))
     assert not root.exists()
 
 
 def test_invalid_leaf_after_valid_ones_writes_nothing_in_existing_dir(tmp_path):
     root = tmp_path / 'pki'
-    pki.run(etcd_spec(root))
+    pki_apply.run(etcd_spec(root))
     before = snapshot(root)
     spec = etcd_spec(root, force_leaves=True)
     spec['certs'].append({'name': 'node2/server', 'common_name': 'node2', 'usages': ['peer_auth']})
-    with pytest.raises(pki.PkiError):
-        pki.run(spec)
+    with pytest.raises(pki_spec.PkiError):
+        pki_apply.run(spec)
     assert snapshot(root) == before
 
 
 def test_path_that_is_a_file_fails(tmp_path):
     target = tmp_path / 'file'
     target.write_text('x')
-    with pytest.raises(pki.PkiError, match='is not a directory'):
-        pki.run(etcd_spec(target))
+    with pytest.raises(pki_spec.PkiError, match='is not a directory'):
+        pki_apply.run(etcd_spec(target))
 
 
 def test_normalize_spec_fills_defaults(tmp_path):
     leaf_in = {'name': 'a', 'common_name': 'a', 'usages': ['client_auth'], 'sans': ['2001:DB8::1', 'A.Example']}
-    spec = pki.normalize_spec({'path': str(tmp_path), 'certs': [leaf_in]})
+    spec = pki_spec.normalize_spec({'path': str(tmp_path), 'certs': [leaf_in]})
     assert spec['ca'] == {'name': 'ca', 'common_name': 'etcd-ca', 'validity_days': 3650, 'key_type': 'ecdsa-p256'}
     assert spec['renew_before_days'] == 30 and spec['ca_overlap'] is True and spec['regenerate_ca'] is False
     leaf = spec['certs'][0]
@@ -650,5 +650,5 @@ def test_normalize_spec_fills_defaults(tmp_path):
 def test_spec_is_not_mutated(tmp_path):
     spec = etcd_spec(tmp_path / 'pki')
     original = copy.deepcopy(spec)
-    pki.run(spec)
+    pki_apply.run(spec)
     assert spec == original

@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.ironstone.k8s.plugins.module_utils import etcd as E
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import membership
 from ansible_collections.ironstone.k8s.plugins.modules import etcd_info, etcd_member, etcd_snapshot, etcd_snapshot_info
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
@@ -55,7 +55,7 @@ def conn(pki, servers, names=('etcd-1', 'etcd-2', 'etcd-3')):
 
 def test_member_two_call_join_flow(pki, standin, capsys, monkeypatch):
     cluster, servers = standin
-    monkeypatch.setattr(E, 'PROMOTE_RETRY_INTERVAL', 0.01)
+    monkeypatch.setattr(membership, 'PROMOTE_RETRY_INTERVAL', 0.01)
     args = dict(conn(pki, servers), name='etcd-4', peer_urls=['https://10.9.0.4:2380'])
 
     checked = run(etcd_member, dict(args, _ansible_check_mode=True), capsys)

@@ -6,7 +6,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: gpu_facts
+module: gpu_info
 short_description: Detect NVIDIA GPUs and compute Kubernetes node labels for them
 version_added: 0.1.0
 author: ironstone.k8s contributors (@ironstone)
@@ -87,7 +87,7 @@ notes:
 
 EXAMPLES = r'''
 - name: Detect GPUs
-  ironstone.k8s.gpu_facts:
+  ironstone.k8s.gpu_info:
   register: gpu
 
 - name: Show the node labels a GPU node gets
@@ -96,7 +96,7 @@ EXAMPLES = r'''
   when: gpu.count > 0
 
 - name: Scan a captured sysfs tree with a specific nvidia-smi
-  ironstone.k8s.gpu_facts:
+  ironstone.k8s.gpu_info:
     sysfs_root: /srv/capture/sys
     nvidia_smi_path: /usr/bin/nvidia-smi
     timeout: 10

@@ -6,7 +6,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
-module: disk_facts
+module: disk_info
 short_description: Report block devices and which of them are safe to hand to local storage
 version_added: 0.1.0
 author: ironstone.k8s contributors (@ironstone)
@@ -26,6 +26,11 @@ description:
   - A device whose node cannot be opened (for example a C(/sys/block) entry whose C(/dev) node was not passed into a
     container) is never reported as blank, because C(blkid -p) answers a missing path exactly like an empty device.
   - In a container whose C(/) is an overlay no disk backs C(/) and RV(root_disk) is null.
+  - "With O(mount_root) it also returns RV(plan): what local storage must do with each listed device (and with O(auto), each
+    eligible one). A device already holding a volume local storage made (xfs or ext4, mounted or listed in fstab at
+    C(<mount_root>/<its UUID>)) is mounted and never formatted again; a blank eligible device is formatted; a device that
+    is busy or unusable is refused; a device that only holds a filesystem, partition table or other signature is wiped
+    when O(wipe_devices) names it and kept otherwise."
   - The module never writes anything.
 options:
   devices:
@@ -38,6 +43,29 @@ options:
     type: list
     elements: str
     default: []
+  wipe_devices:
+    description:
+      - Devices whose filesystem, partition table or data local storage may erase, named as in O(devices). Each is also
+        considered, like an entry of O(devices).
+      - Only used for RV(plan), where such a device gets V(wipe) instead of V(keep).
+    type: list
+    elements: str
+    default: []
+  mount_root:
+    description:
+      - Directory under which local storage mounts each volume at C(<mount_root>/<filesystem UUID>).
+      - When set, the module also returns RV(plan) and RV(volumes).
+    type: path
+  auto:
+    description:
+      - With O(mount_root), also plan every eligible device and every volume found under O(mount_root), not only the listed ones.
+    type: bool
+    default: false
+  fstab:
+    description:
+      - The fstab file read to recognise volumes that are not mounted now. Change only for testing.
+    type: path
+    default: /etc/fstab
   sysfs_root:
     description:
       - Root of the sysfs tree to read (C(<sysfs_root>/block)). Change only for testing against a fixture tree.
@@ -63,7 +91,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The module only reads; check mode returns the same facts.
+    description: The module only reads; check mode returns the same results.
   diff_mode:
     support: none
     description: Nothing is changed, so there is no diff.
@@ -78,15 +106,22 @@ notes:
 
 EXAMPLES = r'''
 - name: Find blank local SSDs
-  ironstone.k8s.disk_facts:
+  ironstone.k8s.disk_info:
   register: disks
 
 - name: Consider a rotational disk and a lab loop device too
-  ironstone.k8s.disk_facts:
+  ironstone.k8s.disk_info:
     devices:
       - /dev/disk/by-id/ata-ST4000NM0035_ZC1234
       - /dev/loop3
   register: disks
+
+- name: Plan local storage on two listed disks, one of which may be erased
+  ironstone.k8s.disk_info:
+    devices: [/dev/nvme1n1]
+    wipe_devices: [/dev/nvme2n1]
+    mount_root: /mnt/fast-disks
+  register: storage
 
 - name: Show what local storage may use
   ansible.builtin.debug:
@@ -304,10 +339,66 @@ resolved:
   returned: always
   type: dict
   sample: {"/dev/disk/by-id/nvme-Data_SSD_DATA0002": /dev/nvme2n1, "loop3": /dev/loop3}
+plan:
+  description:
+    - What local storage must do with each listed device (and with O(auto), each eligible device and each volume under
+      O(mount_root)), in the order of RV(disks).
+    - RV(plan[].action) is V(mount) (a volume local storage made; never formatted again), V(format) (blank and eligible),
+      V(refuse) (busy or unusable), V(wipe) (holds only a signature or partitions, and O(wipe_devices) names it) or V(keep)
+      (holds a filesystem, partition table or data; left untouched).
+  returned: when O(mount_root) is set
+  type: list
+  elements: dict
+  sample: [{"path": /dev/nvme1n1, "action": format, "uuid": null, "fstype": null, "reasons": []},
+           {"path": /dev/nvme2n1, "action": keep, "uuid": null, "fstype": ext4, "reasons": ["has signature: ext4"]}]
+  contains:
+    path:
+      description: C(/dev/NAME) of the device.
+      type: str
+    action:
+      description: V(mount), V(format), V(refuse), V(wipe) or V(keep).
+      type: str
+    uuid:
+      description: Filesystem UUID of the volume for V(mount); null otherwise.
+      type: str
+    fstype:
+      description: Filesystem on the device now, or null.
+      type: str
+    reasons:
+      description: For V(refuse), what makes the device busy or unusable; otherwise why it is not eligible (empty when it is).
+      type: list
+      elements: str
+volumes:
+  description: The volumes mounted now at C(<mount_root>/<filesystem UUID>) on listed devices.
+  returned: when O(mount_root) is set
+  type: list
+  elements: dict
+  sample: [{"path": /mnt/fast-disks/0b3c5d1e-8f7a-4c2b-9e6d-1a2b3c4d5e6f, "capacity": 915456Mi, "capacity_bytes": 959925125120,
+            "device": /dev/nvme1n1, "uuid": 0b3c5d1e-8f7a-4c2b-9e6d-1a2b3c4d5e6f, "fstype": xfs}]
+  contains:
+    path:
+      description: Mount point.
+      type: str
+    capacity:
+      description: Size of the filesystem as a Kubernetes quantity in Mi.
+      type: str
+    capacity_bytes:
+      description: Size of the filesystem in bytes.
+      type: int
+    device:
+      description: C(/dev/NAME) of the device.
+      type: str
+    uuid:
+      description: Filesystem UUID.
+      type: str
+    fstype:
+      description: Filesystem type.
+      type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ironstone.k8s.plugins.module_utils.disk import DiskError, gather_disks
+from ansible_collections.ironstone.k8s.plugins.module_utils.disk_plan import storage_view
 
 
 def make_blkid_runner(module):
@@ -325,6 +416,10 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             devices=dict(type='list', elements='str', default=[]),
+            wipe_devices=dict(type='list', elements='str', default=[]),
+            mount_root=dict(type='path'),
+            auto=dict(type='bool', default=False),
+            fstab=dict(type='path', default='/etc/fstab'),
             sysfs_root=dict(type='path', default='/sys'),
             proc_root=dict(type='path', default='/proc'),
             dev_root=dict(type='path', default='/dev'),
@@ -338,13 +433,16 @@ def main():
 
     try:
         result = gather_disks(
-            devices=params['devices'],
+            devices=params['devices'] + params['wipe_devices'],
             sysfs_root=params['sysfs_root'],
             proc_root=params['proc_root'],
             dev_root=params['dev_root'],
             udev_data_dir=params['udev_data_dir'],
             blkid=blkid,
         )
+        if params['mount_root']:
+            result.update(storage_view(result, params['mount_root'], wipe_devices=params['wipe_devices'], auto=params['auto'],
+                                       fstab_path=params['fstab']))
     except DiskError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -4,7 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-"""Runs the gpu_facts module the way Ansible does (a separate Python process reading its
+"""Runs the gpu_info module the way Ansible does (a separate Python process reading its
 arguments from a JSON file) against the fixture trees.
 
 Stand-ins: the sysfs trees described in tests/unit/fixtures/gpu/ (see the README there),
@@ -25,7 +25,7 @@ from gpu_cases import case_sysfs  # noqa: E402  pylint: disable=wrong-import-pos
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..', '..', '..'))
-MODULE = os.path.join(ROOT, 'plugins', 'modules', 'gpu_facts.py')
+MODULE = os.path.join(ROOT, 'plugins', 'modules', 'gpu_info.py')
 COLLECTIONS = os.path.join(ROOT, '.ansible', 'collections')
 FIXTURES = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'gpu')
 
