@@ -151,12 +151,17 @@ def config_version(version_output):
     return 3 if int(match.group(1)) >= 2 else 2
 
 
-def enabled_downloads(catalogue):
-    """The enabled entries of the download catalogue (name -> entry), as a list with each name under `var`."""
+def enabled_downloads(catalogue, stage):
+    """The enabled entries of the download catalogue (name -> entry), as a list.
+
+    Each entry gets its name under `var`, and for preflight's source check the
+    stage that needs it and the variable that sets its URL (`<name>_url`).
+    """
     out = []
     for name, entry in catalogue.items():
         if boolean(entry.get('enabled', False), strict=False):
-            item = dict(entry)
+            item = {'stage': stage, 'variable': name + '_url'}
+            item.update(entry)
             item['var'] = name
             out.append(item)
     return out

@@ -260,19 +260,21 @@ def catalogue(engine='containerd', source='archive', cni=True, cri_dockerd=True)
     ({'engine': 'docker', 'cri_dockerd': False}, []),
 ])
 def test_enabled_downloads(kwargs, expected):
-    downloads = cr.enabled_downloads(catalogue(**kwargs))
+    downloads = cr.enabled_downloads(catalogue(**kwargs), 'runtime')
     assert [d['var'] for d in downloads] == expected
     assert all('url' in d and 'dest' in d for d in downloads)
+    # What preflight's source_check reads: the stage and the variable to point at a mirror.
+    assert [(d['stage'], d['variable']) for d in downloads] == [('runtime', name + '_url') for name in expected]
 
 
 def test_enabled_downloads_reads_templated_booleans():
     entries = {'a': {'enabled': 'True'}, 'b': {'enabled': 'False'}, 'c': {'enabled': 'false'}, 'd': {}}
-    assert [d['var'] for d in cr.enabled_downloads(entries)] == ['a']
+    assert [d['var'] for d in cr.enabled_downloads(entries, 'runtime')] == ['a']
 
 
 def test_checksum_errors():
-    assert cr.checksum_errors(cr.enabled_downloads(catalogue())) == []
-    errors = cr.checksum_errors(cr.enabled_downloads(catalogue(engine='docker')))
+    assert cr.checksum_errors(cr.enabled_downloads(catalogue(), 'runtime')) == []
+    errors = cr.checksum_errors(cr.enabled_downloads(catalogue(engine='docker'), 'runtime'))
     assert errors == ["container_runtime_cri_dockerd_sha256 must be the 64-hex-digit sha256 of http://m/cri.tgz "
                       "(got ''); every download is verified before anything is installed."]
     assert len(cr.checksum_errors([{'var': 'v', 'url': 'u', 'sha256': 'A' * 63}])) == 1
