@@ -15,7 +15,8 @@ from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import snapshot
 HOSTS = ['o1', 'o2', 'o3']
 
 
-def members(hosts=HOSTS, **extra):
+def members(hosts=None, **extra):
+    hosts = HOSTS if hosts is None else hosts
     hostvars = dict((h, {'etcd_address': '10.0.0.%d' % (i + 1)}) for i, h in enumerate(hosts))
     for h, hv in extra.items():
         hostvars.setdefault(h, {}).update(hv)
@@ -25,7 +26,7 @@ def members(hosts=HOSTS, **extra):
 def live(voters=(), learners=(), unstarted=(), healthy=True):
     out = [{'name': n, 'started': True, 'is_learner': False} for n in voters]
     out += [{'name': n, 'started': True, 'is_learner': True} for n in learners]
-    out += [{'name': '', 'started': False, 'is_learner': True} for _ in unstarted]
+    out += [{'name': '', 'started': False, 'is_learner': True} for dummy in unstarted]
     return {'members': out, 'healthy': healthy}
 
 
@@ -156,7 +157,8 @@ class TestNodeFiles:
 
 
 class TestMemberPlan:
-    def plan(self, host, hostvars, lv, play_hosts=HOSTS, ms=None):
+    def plan(self, host, hostvars, lv, play_hosts=None, ms=None):
+        play_hosts = HOSTS if play_hosts is None else play_hosts
         return f.etcd_member_plan(host, hostvars, play_hosts, ms or members(), lv, 'molecule')
 
     def test_brand_new_cluster_bootstraps_with_state_new(self):
@@ -285,7 +287,7 @@ class TestJoinAndRestart:
         assert f.etcd_join_via({'o1': {'etcd_member_mode': 'join'}}, ['o1'], 'o1') == 'o1'
 
     def loop(self, *items):
-        return {'changed': any(c for c, _ in items), 'results': [{'changed': c, 'item': i} for c, i in items]}
+        return {'changed': any(c for c, dummy in items), 'results': [{'changed': c, 'item': i} for c, i in items]}
 
     def test_restart_for_changed_config_package_or_binaries(self):
         for i in range(3):
