@@ -298,7 +298,7 @@ def etcd_started_endpoints(members, hostvars, play_hosts, play_hosts_all, live):
     return out
 
 
-def etcd_joiners(hostvars, hosts):
+def joining_hosts(hostvars, hosts):
     """The hosts (in order) that join or are promoted in this run."""
     return [h for h in hosts or [] if _mode(hostvars, h) in JOINING_MODES]
 
@@ -320,7 +320,7 @@ def etcd_expected_endpoints(members, hostvars, play_hosts_all, play_hosts, host)
     order = list(play_hosts_all or [])
     failed = [h for h in order if h not in (play_hosts or [])]
     later = order[order.index(host) + 1:] if host in order else []
-    return etcd_client_urls(members, failed + etcd_joiners(hostvars, later))
+    return etcd_client_urls(members, failed + joining_hosts(hostvars, later))
 
 
 def etcd_restart_needed(results, mode, start_result):
@@ -415,7 +415,6 @@ class FilterModule(object):
             'etcd_files_to_write': etcd_files_to_write,
             'etcd_member_plan': etcd_member_plan,
             'etcd_started_endpoints': etcd_started_endpoints,
-            'etcd_joiners': etcd_joiners,
             'etcd_join_via': etcd_join_via,
             'etcd_expected_endpoints': etcd_expected_endpoints,
             'etcd_restart_needed': etcd_restart_needed,

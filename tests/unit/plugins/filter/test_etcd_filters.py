@@ -276,8 +276,8 @@ class TestStartedAndExpectedEndpoints:
 class TestJoinAndRestart:
     def test_joiners_in_order(self):
         hv = {'o1': {'etcd_member_mode': 'existing'}, 'o2': {'etcd_member_mode': 'promote'}, 'o3': {'etcd_member_mode': 'join'}}
-        assert f.etcd_joiners(hv, HOSTS) == ['o2', 'o3']
-        assert f.etcd_joiners(hv, []) == []
+        assert f.joining_hosts(hv, HOSTS) == ['o2', 'o3']
+        assert f.joining_hosts(hv, []) == []
 
     def test_join_goes_through_the_first_member_that_had_data(self):
         hv = {'o1': {'etcd_member_mode': 'join'}, 'o2': {'etcd_member_mode': 'existing'}, 'o3': {'etcd_member_mode': 'existing'}}
