@@ -1,0 +1,425 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironstone.k8s contributors
+# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License version 3.
+"""Decisions of the etcd role, as filters of inventory data and registered results.
+
+Every function here is a pure function of its arguments (inventory data,
+``hostvars``, the results the role registered), except ``etcd_file_contents``,
+which reads files of the PKI directory on the controller (as the ``file``
+lookup would), and ``etcd_snapshots_to_delete``, which lists a directory on the
+controller. The role's YAML calls them and stays a sequence of steps.
+
+``hostvars`` may be Ansible's HostVars or a plain dict of dicts (the unit tests).
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import hashlib
+import os
+
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import apply_retention
+
+# What a member does in a run (etcd_member_mode).
+BOOTSTRAP = 'bootstrap'   # a brand-new cluster: all members start together with state new
+EXISTING = 'existing'     # has data and is (or, with the cluster down, may be) a voting member
+PROMOTE = 'promote'       # has data but is still a learner: it is promoted
+JOIN = 'join'             # the cluster exists and this member has no data: (re-)added as a learner
+STALE = 'stale'           # has data but the live cluster does not list it
+JOINING_MODES = (JOIN, PROMOTE)
+INITIAL_KEYS = ('initial-cluster', 'initial-cluster-state', 'initial-cluster-token')
+UNIT_FILE = '/etc/systemd/system/etcd.service'
+
+
+def _get(mapping, key, default=None):
+    """``mapping[key]`` for dicts and Ansible's lazy HostVars alike."""
+    if mapping is None:
+        return default
+    try:
+        value = mapping[key]
+    except (KeyError, TypeError):
+        return default
+    # An undefined value in HostVars comes back as an Undefined object.
+    if type(value).__name__.endswith('Undefined'):
+        return default
+    return value
+
+
+def _host(hostvars, host):
+    return _get(hostvars, host, {}) or {}
+
+
+def _mode(hostvars, host):
+    return _get(_host(hostvars, host), 'etcd_member_mode')
+
+
+def _changed(result):
+    return bool(_get(result or {}, 'changed', False))
+
+
+# --------------------------------------------------------------------------
+# Members and URLs
+# --------------------------------------------------------------------------
+
+def etcd_url_host(address):
+    """An address as it goes into a URL: IPv6 in brackets (once)."""
+    address = str(address).strip()
+    if address.startswith('[') and address.endswith(']'):
+        address = address[1:-1]
+    return '[%s]' % address if ':' in address else address
+
+
+def etcd_url(address, port, scheme='https'):
+    """``https://<address>:<port>``, IPv6 addresses in brackets."""
+    return '%s://%s:%d' % (scheme, etcd_url_host(address), int(port))
+
+
+def etcd_members(hosts, hostvars, client_port, peer_port):
+    """The members of the etcd group, in its order, from the inventory.
+
+    A host without ``etcd_name`` is named after itself; one without
+    ``etcd_address`` is reached at its ``ansible_host`` (or its name).
+    """
+    members = []
+    for host in hosts or []:
+        hv = _host(hostvars, host)
+        name = _get(hv, 'etcd_name') or host
+        address = _get(hv, 'etcd_address') or _get(hv, 'ansible_host') or host
+        address = str(address).strip()
+        if address.startswith('[') and address.endswith(']'):
+            address = address[1:-1]
+        members.append({
+            'host': host,
+            'name': str(name),
+            'address': address,
+            'client_url': etcd_url(address, client_port),
+            'peer_url': etcd_url(address, peer_port),
+        })
+    return members
+
+
+def etcd_initial_cluster(members):
+    """``--initial-cluster`` of a new cluster made of these members."""
+    return ','.join('%s=%s' % (m['name'], m['peer_url']) for m in members or [])
+
+
+def etcd_client_urls(members, exclude_hosts=None):
+    """Client URLs of the members whose hosts are not in ``exclude_hosts``."""
+    exclude = set(exclude_hosts or [])
+    return [m['client_url'] for m in members or [] if m['host'] not in exclude]
+
+
+def etcd_hosts_named(members, name):
+    """Inventory hosts of the member(s) with exactly this etcd name."""
+    name = str(name or '').strip()
+    return [m['host'] for m in members or [] if name and m['name'] == name]
+
+
+# --------------------------------------------------------------------------
+# Certificates and files
+# --------------------------------------------------------------------------
+
+LOOPBACK_SANS = ['localhost', '127.0.0.1', '::1']
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def etcd_cert_specs(members, validity_days, key_type):
+    """cert_bundle specs: per member a server and a peer certificate, then kubeadm's two clients."""
+    specs = []
+    for m in members or []:
+        for kind in ('server', 'peer'):
+            specs.append({
+                'name': 'members/%s/%s' % (m['host'], kind),
+                'common_name': m['name'],
+                'sans': _unique([m['name'], m['host'], m['address']] + LOOPBACK_SANS),
+                'usages': ['server_auth', 'client_auth'],
+                'validity_days': validity_days,
+                'key_type': key_type,
+            })
+    for name, common_name in (('healthcheck-client', 'kube-etcd-healthcheck-client'),
+                              ('apiserver-etcd-client', 'kube-apiserver-etcd-client')):
+        specs.append({
+            'name': name,
+            'common_name': common_name,
+            'organization': 'system:masters',
+            'usages': ['client_auth'],
+            'validity_days': validity_days,
+            'key_type': key_type,
+        })
+    return specs
+
+
+def etcd_file_contents(node_files, pki_dir, rendered):
+    """dest -> wanted content of each node file.
+
+    A file with ``template`` takes ``rendered[template]``; one with ``src``
+    is read from ``pki_dir`` on the controller. A PKI file that does not
+    exist yet (check mode on a fresh controller) reads as empty.
+    """
+    contents = {}
+    for f in node_files or []:
+        if 'template' in f:
+            if f['template'] not in (rendered or {}):
+                raise AnsibleFilterError('etcd_file_contents: no rendered text for template %s of %s' % (f['template'], f['dest']))
+            contents[f['dest']] = rendered[f['template']]
+            continue
+        path = os.path.join(pki_dir, f['src'])
+        if os.path.isfile(path):
+            with open(path, 'r') as handle:
+                contents[f['dest']] = handle.read()
+        else:
+            contents[f['dest']] = ''
+    return contents
+
+
+def _by_path(found):
+    if isinstance(found, dict) and 'files' in found:
+        found = found['files']
+    if isinstance(found, dict):
+        return found
+    return dict((f['path'], f) for f in found or [])
+
+
+def etcd_files_to_write(node_files, contents, found):
+    """Dests of the node files whose content (sha1), mode, owner or group differ.
+
+    ``found``: the registered result of one ``find`` with ``get_checksum``
+    (or its ``files``, or a dict path -> stat).
+    """
+    have_all = _by_path(found)
+    out = []
+    for f in node_files or []:
+        have = have_all.get(f['dest'], {})
+        text = contents[f['dest']]
+        want_sha1 = hashlib.sha1(text.encode('utf-8') if not isinstance(text, bytes) else text).hexdigest()
+        if (have.get('checksum', '') != want_sha1 or have.get('mode', '') != f['mode']
+                or have.get('pw_name', '') != f['owner'] or have.get('gr_name', '') != f['group']):
+            out.append(f['dest'])
+    return out
+
+
+# --------------------------------------------------------------------------
+# Membership: what each member does
+# --------------------------------------------------------------------------
+
+def _live_names(live, learner):
+    return [m.get('name') for m in (live or {}).get('members') or []
+            if m.get('started') and bool(m.get('is_learner')) == learner]
+
+
+def _has_data(hostvars, host):
+    return int(_get(_get(_host(hostvars, host), 'etcd_wal', {}) or {}, 'matched', 0) or 0) > 0
+
+
+def _initial_keys(config_slurp):
+    content = _get(config_slurp or {}, 'content')
+    if not content:
+        return {}
+    try:
+        config = yaml.safe_load(base64.b64decode(content)) or {}
+    except (ValueError, yaml.YAMLError) as exc:
+        raise AnsibleFilterError('etcd_member_plan: cannot read the current etcd config file: %s' % exc)
+    if not isinstance(config, dict):
+        return {}
+    return dict((k, config[k]) for k in INITIAL_KEYS if k in config)
+
+
+def etcd_member_plan(host, hostvars, play_hosts, members, live, cluster_name):
+    """What ``host`` does in this run, with the initial-* config keys it starts with.
+
+    Reads, for the hosts of the play, ``etcd_wal`` (a find of the member's
+    WAL files) and, for ``host``, ``etcd_config_current`` (a slurp of its
+    config file). ``live``: the ``etcd_info`` result (``{}`` when skipped).
+
+    Returns ``{mode, config_initial, live_complete}``.
+    """
+    live = live or {}
+    live_members = live.get('members') or []
+    voters = _live_names(live, learner=False)
+    learners = _live_names(live, learner=True)
+    me = [m for m in members or [] if m['host'] == host]
+    name = me[0]['name'] if me else host
+    has_data = _has_data(hostvars, host)
+    cluster_exists = bool(live_members) or any(_has_data(hostvars, h) for h in play_hosts or [])
+
+    if not cluster_exists:
+        mode = BOOTSTRAP
+    elif not has_data:
+        mode = JOIN
+    elif not live_members or name in voters:
+        mode = EXISTING
+    elif name in learners:
+        mode = PROMOTE
+    else:
+        mode = STALE
+
+    current = _initial_keys(_get(_host(hostvars, host), 'etcd_config_current')) if has_data else {}
+    if len(current) == len(INITIAL_KEYS):
+        initial = current
+    else:
+        initial = {
+            'initial-cluster': etcd_initial_cluster(members),
+            'initial-cluster-state': 'existing' if cluster_exists else 'new',
+            'initial-cluster-token': cluster_name,
+        }
+    complete = bool(live.get('healthy')) and all(m['name'] in voters for m in members or [])
+    return {'mode': mode, 'config_initial': initial, 'live_complete': complete}
+
+
+def etcd_started_endpoints(members, hostvars, play_hosts, play_hosts_all, live):
+    """Client URLs of the members that should be up once the start task ran.
+
+    This run's members that have data (or all of a new cluster), and members
+    outside this run that the live cluster lists as started. Not: members
+    that join in this run, failed hosts.
+    """
+    play_hosts = list(play_hosts or [])
+    play_hosts_all = list(play_hosts_all or [])
+    started = [m.get('name') for m in (live or {}).get('members') or [] if m.get('started')]
+    out = []
+    for m in members or []:
+        if m['host'] in play_hosts:
+            up = _mode(hostvars, m['host']) in (BOOTSTRAP, EXISTING)
+        else:
+            up = m['host'] not in play_hosts_all and m['name'] in started
+        if up:
+            out.append(m['client_url'])
+    return out
+
+
+def joining_hosts(hostvars, hosts):
+    """The hosts (in order) that join or are promoted in this run."""
+    return [h for h in hosts or [] if _mode(hostvars, h) in JOINING_MODES]
+
+
+def etcd_join_via(hostvars, play_hosts, host):
+    """The member that membership changes go through: the first one that already had data."""
+    for h in play_hosts or []:
+        if _mode(hostvars, h) == EXISTING:
+            return h
+    return host
+
+
+def etcd_expected_endpoints(members, hostvars, play_hosts_all, play_hosts, host):
+    """Client URLs that must be healthy at ``host``'s turn of a ``serial: 1`` play.
+
+    Every member except the failed hosts of the play and the members that
+    join (or are promoted) later in the play, which are not up yet.
+    """
+    order = list(play_hosts_all or [])
+    failed = [h for h in order if h not in (play_hosts or [])]
+    later = order[order.index(host) + 1:] if host in order else []
+    return etcd_client_urls(members, failed + joining_hosts(hostvars, later))
+
+
+def etcd_restart_needed(results, mode, start_result):
+    """Whether a running member must restart for what this run wrote.
+
+    ``results``: registered results of the tasks whose change needs a restart
+    (plain ones, or loops whose items say ``restart: false`` when a change
+    of theirs does not).
+    """
+    if mode not in (EXISTING, PROMOTE) or _changed(start_result):
+        return False
+    for result in results or []:
+        result = result or {}
+        items = _get(result, 'results')
+        if items is None:
+            if _changed(result):
+                return True
+            continue
+        for item in items:
+            spec = _get(item, 'item')
+            wants = spec.get('restart', True) if isinstance(spec, dict) else True
+            if _changed(item) and wants:
+                return True
+    return False
+
+
+def etcd_run_changed(hostvars, hosts, started_only=False):
+    """Whether any of these hosts started (or, unless ``started_only``, joined or restarted) etcd in this run."""
+    for h in hosts or []:
+        hv = _host(hostvars, h)
+        if _changed(_get(hv, 'etcd_start_result')):
+            return True
+        if not started_only and (_get(hv, 'etcd_member_mode') in JOINING_MODES or bool(_get(hv, 'etcd_restart_needed', False))):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Day 2
+# --------------------------------------------------------------------------
+
+def etcd_remove_via(hostvars, play_hosts, remove_hosts):
+    """The first host of the play, other than the one(s) removed, whose etcd_remove_live lists members ('' if none)."""
+    for h in play_hosts or []:
+        if h in (remove_hosts or []):
+            continue
+        live = _get(_host(hostvars, h), 'etcd_remove_live', {}) or {}
+        if _get(live, 'members'):
+            return h
+    return ''
+
+
+def etcd_snapshots_to_delete(directory, prefix, keep):
+    """Snapshots in ``directory`` (on the controller) beyond the newest ``keep``.
+
+    The same names and order as the ``etcd_snapshot`` module's retention
+    (``apply_retention`` in check mode: nothing is deleted here). A directory
+    that does not exist yet (check mode) has none.
+    """
+    if not os.path.isdir(directory):
+        return []
+    try:
+        return apply_retention(directory, prefix, keep, check_mode=True)
+    except ValueError as exc:
+        raise AnsibleFilterError('etcd_backup_keep: %s' % exc)
+
+
+def etcd_renewed_hosts(regenerated, hosts):
+    """The hosts whose certificates a cert_bundle renewal (its ``regenerated`` list) replaced.
+
+    A new shared health-check client certificate goes onto every member.
+    """
+    names = [r.get('name', '') for r in regenerated or []]
+    if 'healthcheck-client' in names:
+        return list(hosts or [])
+    renewed = set(n.split('/')[1] for n in names if n.startswith('members/') and n.count('/') >= 2)
+    return [h for h in hosts or [] if h in renewed]
+
+
+class FilterModule(object):
+    """The etcd role's decisions."""
+
+    def filters(self):
+        return {
+            'etcd_url': etcd_url,
+            'etcd_members': etcd_members,
+            'etcd_initial_cluster': etcd_initial_cluster,
+            'etcd_client_urls': etcd_client_urls,
+            'etcd_hosts_named': etcd_hosts_named,
+            'etcd_cert_specs': etcd_cert_specs,
+            'etcd_file_contents': etcd_file_contents,
+            'etcd_files_to_write': etcd_files_to_write,
+            'etcd_member_plan': etcd_member_plan,
+            'etcd_started_endpoints': etcd_started_endpoints,
+            'etcd_join_via': etcd_join_via,
+            'etcd_expected_endpoints': etcd_expected_endpoints,
+            'etcd_restart_needed': etcd_restart_needed,
+            'etcd_run_changed': etcd_run_changed,
+            'etcd_remove_via': etcd_remove_via,
+            'etcd_snapshots_to_delete': etcd_snapshots_to_delete,
+            'etcd_renewed_hosts': etcd_renewed_hosts,
+        }
