@@ -22,7 +22,7 @@ import yaml
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import apply_retention
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.snapshot import apply_retention
 
 # What a member does in a run (etcd_member_mode).
 BOOTSTRAP = 'bootstrap'   # a brand-new cluster: all members start together with state new

@@ -10,7 +10,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ironstone.k8s.plugins.filter import etcd as f
-from ansible_collections.ironstone.k8s.plugins.module_utils.etcd import snapshot_file_name
+from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.snapshot import snapshot_file_name
 
 HOSTS = ['o1', 'o2', 'o3']
 
