@@ -2,7 +2,10 @@
 # Build the lab node image without any container registry.
 #
 # Debian 12 (bookworm) made with debootstrap from Debian's archive, with
-# systemd as PID 1, python3 and dbus, imported with `docker import`.
+# systemd as PID 1, python3, dbus, sudo and an SSH server, imported with
+# `docker import`. No user, key or host key is baked in: each container makes
+# its own SSH host keys at boot, and scenarios that log in over SSH install
+# their user and key per run (molecule/ssh).
 # The tag carries a hash of this recipe, so the image is rebuilt only when
 # the recipe (this file or LAB_DEBIAN_MIRROR/LAB_SUITE) changes.
 # Prints the image tag on stdout.
@@ -11,7 +14,7 @@ set -euo pipefail
 SUITE=${LAB_SUITE:-bookworm}
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${LAB_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,ca-certificates,curl,kmod,sudo,less,gnupg,util-linux,xfsprogs,e2fsprogs
+PACKAGES=systemd,systemd-sysv,dbus,python3,python3-apt,iproute2,iputils-ping,procps,ca-certificates,curl,kmod,sudo,less,gnupg,util-linux,xfsprogs,e2fsprogs,openssh-server
 
 
 recipe=$( { cat "$0"; echo "$SUITE $MIRROR $SECURITY_MIRROR $PACKAGES"; } | sha256sum | cut -c1-12)
@@ -49,6 +52,15 @@ for unit in getty.target console-getty.service systemd-udevd.service systemd-ude
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
 : >"$root/etc/machine-id"
+# Host keys are per container: none in the image, made at the first boot.
+rm -f "$root"/etc/ssh/ssh_host_*
+mkdir -p "$root/etc/systemd/system/ssh.service.d"
+cat >"$root/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
 rm -f "$root/var/lib/dbus/machine-id"
 rm -rf "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* "$root"/usr/share/man/*
 
