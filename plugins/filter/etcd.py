@@ -400,6 +400,78 @@ def etcd_renewed_hosts(regenerated, hosts):
     return [h for h in hosts or [] if h in renewed]
 
 
+# Keys of the etcd config that the role owns: TLS, client-certificate auth, the
+# URLs, the certificate paths, the member's identity and the JSON gateway the
+# modules use. etcd_extra_config may change them only with the named opt-in.
+PROTECTED_CONFIG_KEYS = (
+    'name', 'data-dir', 'listen-peer-urls', 'listen-client-urls', 'advertise-client-urls',
+    'initial-advertise-peer-urls', 'initial-cluster', 'initial-cluster-state', 'initial-cluster-token',
+    'client-transport-security', 'peer-transport-security', 'tls-min-version', 'enable-grpc-gateway',
+)
+UNSAFE_OPT_IN = 'etcd_extra_config_unsafe'
+# etcd's documented maximum backend quota; past it etcd warns and performance suffers.
+MAX_QUOTA_BACKEND_BYTES = 8 * 1024 ** 3
+# etcd refuses an election timeout under 5 heartbeats; it recommends 10.
+MIN_ELECTION_HEARTBEATS = 5
+RECOMMENDED_ELECTION_HEARTBEATS = 10
+
+
+def _as_int(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def etcd_config_problems(config, extra_config=None, allow_unsafe=False):
+    """What is wrong with an etcd config before any member is restarted with it.
+
+    ``config`` is the config file the role would write (``etcd_extra_config``
+    already merged in); ``extra_config`` is ``etcd_extra_config`` itself, to
+    name the keys it changes. Returns ``{'errors': [...], 'warnings': [...]}``,
+    one sentence each: etcd's own start-up rules (election timeout at least 5
+    heartbeats, positive snapshot count, quota positive and at most 8 GiB) and
+    the keys that only ``etcd_extra_config_unsafe: true`` may change.
+    """
+    config = config or {}
+    errors, warnings = [], []
+    heartbeat = _as_int(config.get('heartbeat-interval'))
+    election = _as_int(config.get('election-timeout'))
+    if heartbeat is None or heartbeat <= 0:
+        errors.append('heartbeat-interval (etcd_heartbeat_interval) must be a positive number of milliseconds, not %r.'
+                      % (config.get('heartbeat-interval'),))
+    if election is None or election <= 0:
+        errors.append('election-timeout (etcd_election_timeout) must be a positive number of milliseconds, not %r.'
+                      % (config.get('election-timeout'),))
+    if heartbeat and election and heartbeat > 0 and election > 0:
+        if election < MIN_ELECTION_HEARTBEATS * heartbeat:
+            errors.append('election-timeout %d ms is less than %d x heartbeat-interval %d ms, which etcd refuses at start-up; '
+                          'set etcd_election_timeout to at least %d (etcd recommends %d).'
+                          % (election, MIN_ELECTION_HEARTBEATS, heartbeat, MIN_ELECTION_HEARTBEATS * heartbeat,
+                             RECOMMENDED_ELECTION_HEARTBEATS * heartbeat))
+        elif election < RECOMMENDED_ELECTION_HEARTBEATS * heartbeat:
+            warnings.append('election-timeout %d ms is less than the %d x heartbeat-interval (%d ms) that etcd recommends.'
+                            % (election, RECOMMENDED_ELECTION_HEARTBEATS, RECOMMENDED_ELECTION_HEARTBEATS * heartbeat))
+    quota = _as_int(config.get('quota-backend-bytes'))
+    if quota is None or quota <= 0 or quota > MAX_QUOTA_BACKEND_BYTES:
+        errors.append('quota-backend-bytes (etcd_quota_backend_bytes) must be a positive number of bytes of at most %d (8 GiB, '
+                      "etcd's documented maximum), not %r." % (MAX_QUOTA_BACKEND_BYTES, config.get('quota-backend-bytes')))
+    snapshot_count = _as_int(config.get('snapshot-count'))
+    if snapshot_count is None or snapshot_count <= 0:
+        errors.append('snapshot-count (etcd_snapshot_count) must be a positive number of applied entries, not %r.'
+                      % (config.get('snapshot-count'),))
+    if extra_config is not None and not isinstance(extra_config, dict):
+        errors.append('etcd_extra_config must be a dict of etcd config file keys, not %r.' % (extra_config,))
+    elif extra_config and not allow_unsafe:
+        for key in sorted(k for k in extra_config if k in PROTECTED_CONFIG_KEYS):
+            errors.append('etcd_extra_config sets %s, which the role manages (TLS, client-certificate auth, URLs, certificate '
+                          'paths and member identity); remove it, or set %s: true if you really mean to change it.'
+                          % (key, UNSAFE_OPT_IN))
+    return {'errors': errors, 'warnings': warnings}
+
+
 class FilterModule(object):
     """The etcd role's decisions."""
 
@@ -422,4 +494,5 @@ class FilterModule(object):
             'etcd_remove_via': etcd_remove_via,
             'etcd_snapshots_to_delete': etcd_snapshots_to_delete,
             'etcd_renewed_hosts': etcd_renewed_hosts,
+            'etcd_config_problems': etcd_config_problems,
         }
