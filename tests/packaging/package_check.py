@@ -12,6 +12,10 @@
 5. The installed copy is self-contained: it holds nothing of the development harness (the lab, the
    Molecule scenarios, the tests), and no shipped playbook, role, plugin, meta or inventory file names a
    path under them.
+6. Every collection that shipped code names is declared in ``galaxy.yml``.
+7. The stage summary works from the installed copy, outside the repository: with the two lines of the
+   shipped ``inventories/sample/ansible.cfg`` a preflight run ends with the summary; without them it
+   does not.
 
 The Galaxy server is pointed at a closed local port, so a step that tried the network would fail.
 """
@@ -198,6 +202,28 @@ def main():
     if undeclared:
         fail(f"shipped files use collections that galaxy.yml does not declare: {undeclared}; add them to dependencies.")
     print(f"package-check: the collections shipped files name are declared: {', '.join(sorted(used)) or 'none'}")
+
+    # 7. The stage summary, from the installed copy and its sample ansible.cfg, run outside the repository.
+    sample = copy / "inventories" / "sample"
+    runs = {}
+    for label, cfg in (("with", sample / "ansible.cfg"), ("without", None)):
+        cwd = a.work / f"run-{label}-cfg"
+        shutil.rmtree(cwd, ignore_errors=True)
+        cwd.mkdir(parents=True)
+        run_env = {k: v for k, v in env.items() if not k.startswith("ANSIBLE_CONFIG")}
+        run_env.update(ANSIBLE_HOME=str(cwd / ".ansible"), ANSIBLE_LOCAL_TEMP=str(cwd / "tmp"), ANSIBLE_NOCOLOR="1")
+        if cfg is not None:
+            run_env["ANSIBLE_CONFIG"] = str(cfg)
+        res = subprocess.run(["ansible-playbook", "-i", str(sample / "hosts.yml"), f"{own}.preflight", "-e", "ironstone_profile=lab"],
+                             env=run_env, cwd=cwd, text=True, capture_output=True, check=False)
+        if res.returncode != 0:
+            fail(f"preflight from the installed copy ({label} the sample ansible.cfg) failed: {(res.stdout + res.stderr)[-2000:]}")
+        runs[label] = res.stdout
+    if "STAGE SUMMARY" not in runs["with"] or not re.search(r"^preflight\s+ran", runs["with"], re.M):
+        fail("with inventories/sample/ansible.cfg, a preflight run of the installed copy printed no stage summary")
+    if "STAGE SUMMARY" in runs["without"]:
+        fail("without an ansible.cfg the stage summary still printed, so the check above proves nothing")
+    print("package-check: the installed copy prints the stage summary with the sample ansible.cfg, and not without it")
     print(f"package-check: passed in {time.monotonic() - start:.1f}s")
 
 
