@@ -153,22 +153,22 @@ def run_info(client, params):
     return result
 
 
-def _members_from(client, reachable):
+def _ask_reachable(client, reachable, call):
+    """``call(client)`` through the reachable endpoints only, then the client's own list again."""
     saved = client.endpoints
     client.endpoints = reachable
     try:
-        return client.members()
+        return call(client)
     finally:
         client.endpoints = saved
+
+
+def _members_from(client, reachable):
+    return _ask_reachable(client, reachable, lambda c: c.members())
 
 
 def _alarms_from(client, reachable):
-    saved = client.endpoints
-    client.endpoints = reachable
-    try:
-        return client.alarms()
-    finally:
-        client.endpoints = saved
+    return _ask_reachable(client, reachable, lambda c: c.alarms())
 
 
 def _partial_info(endpoints, statuses, message, fail_on_unreachable):
