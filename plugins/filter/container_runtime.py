@@ -17,73 +17,16 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 
-MIRRORS_VAR = 'container_runtime_registry_mirrors'
-EXTRA_VAR = 'container_runtime_registry_mirrors_extra'
-MIRROR_KEYS = ('url', 'skip_verify', 'ca_file')
+from ansible_collections.ironstone.k8s.plugins.module_utils.container_runtime_mirrors import (  # noqa: F401 (re-exported)
+    DEFAULT_NAMESPACE, EXTRA_VAR, MIRROR_KEYS, MIRRORS_VAR, mirror_errors)
 
 # containerd's hosts.toml `server` is the registry's real endpoint. Docker Hub's
 # registry name differs from its API host; `_default` configures every registry
 # without a directory of its own and has no server.
 REGISTRY_SERVERS = {'docker.io': 'https://registry-1.docker.io'}
-DEFAULT_NAMESPACE = '_default'
 
-_URL = re.compile(r'^https?://[^/\s]+')
-_REGISTRY = re.compile(r'^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$')
 _SHA256 = re.compile(r'^[0-9a-fA-F]{64}$')
 _CONTAINERD_VERSION = re.compile(r'\sv?(\d+)\.(\d+)')
-
-
-def _mirror_problems(variable, registry, index, mirror):
-    """Problems of one mirror entry, as sentences (empty when it is valid)."""
-    where = '%s[%s][%d]' % (variable, registry, index)
-    if isinstance(mirror, dict):
-        unknown = sorted(set(mirror) - set(MIRROR_KEYS))
-        if unknown:
-            return ['%s has unknown keys %s; a mirror dict takes only url, skip_verify and ca_file.'
-                    % (where, ', '.join(to_text(k) for k in unknown))]
-        url = mirror.get('url')
-        if not isinstance(url, str) or not url:
-            return ['%s has no url; give each mirror dict a url such as https://mirror.example.com.' % where]
-        problems = []
-        if not isinstance(mirror.get('skip_verify', False), bool):
-            problems.append('%s has skip_verify %r; write true or false.' % (where, mirror['skip_verify']))
-        if not isinstance(mirror.get('ca_file', ''), str):
-            problems.append('%s has ca_file %r; write the path of a CA file on the node.' % (where, mirror['ca_file']))
-    elif isinstance(mirror, str):
-        url, problems = mirror, []
-    else:
-        return ['%s is %r; write a mirror URL or a dict with url, skip_verify and ca_file.' % (where, mirror)]
-    if not _URL.match(url):
-        problems.append(
-            "%s[%s] has mirror '%s' without an http:// or https:// scheme; write it as https://%s "
-            "(or http:// for a plain-HTTP mirror)." % (variable, registry, url, url))
-    return problems
-
-
-def _mirrors_problems(variable, mirrors):
-    if mirrors is None:
-        return []
-    if not isinstance(mirrors, dict):
-        return ['%s must be a dict of registry names to lists of mirrors, not %r.' % (variable, mirrors)]
-    problems = []
-    for registry, entries in mirrors.items():
-        if not isinstance(registry, str) or (registry != DEFAULT_NAMESPACE and not _REGISTRY.match(registry)):
-            problems.append(
-                "%s has registry '%s', which is not a registry host name; write the host name and optional port "
-                "only, such as docker.io or registry.example.com:5000 (or _default for every registry)."
-                % (variable, registry))
-            continue
-        if not isinstance(entries, list):
-            problems.append('%s[%s] is %r; write a list of mirrors, even for one mirror.' % (variable, registry, entries))
-            continue
-        for index, mirror in enumerate(entries):
-            problems.extend(_mirror_problems(variable, registry, index, mirror))
-    return problems
-
-
-def mirror_errors(mirrors, extra=None):
-    """Every problem of container_runtime_registry_mirrors and its _extra, one sentence each."""
-    return _mirrors_problems(MIRRORS_VAR, mirrors) + _mirrors_problems(EXTRA_VAR, extra)
 
 
 def normalize_mirror(mirror):
@@ -131,13 +74,30 @@ def registry_server(registry):
     return REGISTRY_SERVERS.get(registry, 'https://' + registry)
 
 
+def mirror_ca_name(url):
+    """File name, in the registry's directory on the node, of the CA certificate delivered for a mirror."""
+    host = re.sub(r'^https?://', '', url).split('/', 1)[0]
+    return 'ironstone-mirror-%s.crt' % re.sub(r'[^A-Za-z0-9.-]', '_', host)
+
+
 def hosts_files(merged, certs_dir):
-    """One hosts.toml plan per registry: its directory, path, server and mirror hosts, in order."""
+    """One hosts.toml plan per registry: its directory, path, server and mirror hosts, in order.
+
+    A mirror with a ca_file (a path on the controller) gets `ca_path`, where the
+    role copies that certificate on the node; the plan's `cas` lists those copies.
+    """
     plan = []
     for registry, hosts in merged.items():
         directory = posixpath.join(certs_dir, registry)
+        entries, cas = [], []
+        for mirror in hosts:
+            mirror = dict(mirror)
+            if mirror.get('ca_file'):
+                mirror['ca_path'] = posixpath.join(directory, mirror_ca_name(mirror['url']))
+                cas.append({'src': mirror['ca_file'], 'dest': mirror['ca_path']})
+            entries.append(mirror)
         plan.append({'registry': registry, 'dir': directory, 'path': posixpath.join(directory, 'hosts.toml'),
-                     'server': registry_server(registry), 'hosts': list(hosts)})
+                     'server': registry_server(registry), 'hosts': entries, 'cas': cas})
     return plan
 
 

@@ -197,10 +197,20 @@ def test_hosts_files_plan():
                                'registry.k8s.io': [{'url': 'https://k8s-mirror.example.com', 'skip_verify': True}]})
     assert cr.hosts_files(merged, CERTS) == [
         {'registry': 'docker.io', 'dir': CERTS + '/docker.io', 'path': CERTS + '/docker.io/hosts.toml',
-         'server': 'https://registry-1.docker.io', 'hosts': [mirror('https://mirror-a.example.com')]},
+         'server': 'https://registry-1.docker.io', 'hosts': [mirror('https://mirror-a.example.com')], 'cas': []},
         {'registry': 'registry.k8s.io', 'dir': CERTS + '/registry.k8s.io',
          'path': CERTS + '/registry.k8s.io/hosts.toml', 'server': 'https://registry.k8s.io',
-         'hosts': [mirror('https://k8s-mirror.example.com', skip_verify=True)]}]
+         'hosts': [mirror('https://k8s-mirror.example.com', skip_verify=True)], 'cas': []}]
+
+
+def test_hosts_files_deliver_each_mirror_ca_from_the_controller():
+    merged = cr.merge_mirrors({'registry.lab.example:5000': [
+        {'url': 'https://10.0.0.5:5000/v2', 'ca_file': '/home/ops/pki/lab-ca.pem'}, 'https://plain.example.com']})
+    plan = cr.hosts_files(merged, CERTS)[0]
+    dest = CERTS + '/registry.lab.example:5000/ironstone-mirror-10.0.0.5_5000.crt'
+    assert plan['cas'] == [{'src': '/home/ops/pki/lab-ca.pem', 'dest': dest}]
+    assert plan['hosts'][0]['ca_path'] == dest
+    assert 'ca_path' not in plan['hosts'][1]
 
 
 def test_hosts_files_paths_match_find_results_with_a_trailing_slash():
