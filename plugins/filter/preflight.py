@@ -34,8 +34,10 @@ def preflight_unreachable(hosts, hostvars, stage_hosts, register='preflight_ping
         if not msg or 'deserialization' in msg.lower() or 'MODULE FAILURE' in msg:
             msg = (_first_line(result.get('module_stderr')) or _first_line(result.get('module_stdout'))
                    or msg or 'no answer')
+        if not msg.endswith('...'):  # keep the mark of a line cut short
+            msg = msg.rstrip('.')
         out.append('%s is unreachable: %s; check that it is up and that ansible_host, ansible_user and the '
-                   'connection settings are right.' % (host, msg.rstrip('.')))
+                   'connection settings are right.' % (host, msg))
     return out
 
 

@@ -92,10 +92,10 @@ def problems(specs, host_vars, groups, git_root=None, home='~'):
         hv = host_vars[host]
         if _get(hv, specs, 'etcd_install_source') == 'archive':
             sha = hv.get('etcd_archive_sha256', '')
-            if not (isinstance(sha, str) and _SHA256.match(sha)):
-                out.append(('errors', "etcd_archive_sha256 is '%s' on {host}, but etcd_install_source archive needs the "
+            if not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+                out.append(('errors', "etcd_archive_sha256 is %s on {host}, but etcd_install_source archive needs the "
                                       "archive's 64-hex-digit sha256, because it is verified before anything is unpacked; "
-                                      "set etcd_archive_sha256." % (sha,), [host]))
+                                      "set etcd_archive_sha256." % (values._show(sha),), [host]))
         config = {}
         for key, name in CONFIG_VARS:
             ok, number = values.as_int(_get(hv, specs, name))

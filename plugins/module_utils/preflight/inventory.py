@@ -169,7 +169,8 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
     # 3. Groups and hosts.
     for group in sorted(groups):
         looks_like = close_group(group)
-        if looks_like:
+        # A group whose hosts are all in the known group is one of its children (kube_node_gpu), not a misspelling.
+        if looks_like and not (groups[group] and set(groups[group]) <= set(groups.get(looks_like, []))):
             report.add(unknown_level, "The inventory group '%s' looks like a misspelling of '%s', which the playbooks use; "
                                       "rename it to %s (its hosts are %s)."
                        % (group, looks_like, looks_like, hosts_text(groups[group]) if groups[group] else 'none'))
@@ -184,18 +185,25 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
     kube_hosts = []
     for group in KUBE_GROUPS:
         kube_hosts.extend(h for h in groups.get(group, []) if h in host_vars and h not in kube_hosts)
+    by_node_name = {}
     for host in kube_hosts:
         explicit = host_vars[host].get(NODE_NAME_VAR)
-        node_name = explicit if isinstance(explicit, str) and explicit else host
-        if len(node_name) > 253 or not _DNS1123.match(node_name):
+        explicit = explicit if isinstance(explicit, str) and explicit else None
+        node_name = explicit or host
+        by_node_name.setdefault(node_name, []).append(host)
+        if len(node_name) > 253 or not _DNS1123.fullmatch(node_name):
             if explicit:
-                report.add('errors', "%s sets %s '%s', which is not a valid Kubernetes node name (a DNS-1123 subdomain: "
+                report.add('errors', "%s sets %s %s, which is not a valid Kubernetes node name (a DNS-1123 subdomain: "
                                      "lower-case letters, digits, '-' and '.'); choose one that is."
-                           % (host, NODE_NAME_VAR, node_name))
+                           % (host, NODE_NAME_VAR, values._show(node_name)))
             else:
                 report.add('errors', "The host name '%s' cannot be a Kubernetes node name (a DNS-1123 subdomain: lower-case "
                                      "letters, digits, '-' and '.'); rename the host or set %s for it."
                            % (host, NODE_NAME_VAR))
+    for node_name, hosts in sorted(by_node_name.items()):
+        if len(hosts) > 1:
+            report.add('errors', "%s share the Kubernetes node name %s; give each host its own %s."
+                       % (hosts_text(hosts), values._show(node_name), NODE_NAME_VAR))
 
     # 4. Rules across variables and hosts, per stage.
     if 'runtime' in stages:

@@ -26,10 +26,10 @@ def _mirror_errors(mirrors, extra):
 
 def _needs_sha(hv, url_var, sha_var, what):
     sha = hv.get(sha_var, '')
-    if isinstance(sha, str) and _SHA256.match(sha):
+    if isinstance(sha, str) and _SHA256.fullmatch(sha):
         return []
-    return [('errors', "%s is '%s' on {host}, but %s needs its 64-hex-digit sha256 there, because every download is "
-                       "verified before it is used; set %s." % (sha_var, sha, what, sha_var))]
+    return [('errors', "%s is %s on {host}, but %s needs its 64-hex-digit sha256 there, because every download is "
+                       "verified before it is used; set %s." % (sha_var, values._show(sha), what, sha_var))]
 
 
 def problems(hv, path_exists=None):
@@ -69,7 +69,7 @@ def problems(hv, path_exists=None):
     sysctls = hv.get('container_runtime_sysctls')
     if isinstance(sysctls, dict):
         for key, value in sorted(sysctls.items(), key=lambda kv: str(kv[0])):
-            if not isinstance(key, str) or not _SYSCTL.match(key):
+            if not isinstance(key, str) or not _SYSCTL.fullmatch(key):
                 out.append(('errors', "container_runtime_sysctls on {host} has the key %r, which is not a sysctl name "
                                       "such as net.ipv4.ip_forward." % (key,)))
             elif isinstance(value, (list, dict)) or value is None:

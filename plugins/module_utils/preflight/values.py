@@ -46,7 +46,7 @@ RANGES = {
 def _show(value):
     """A value as the operator wrote it, short."""
     text = repr(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isprintable():
         text = "'%s'" % value
     return text if len(text) <= 80 else text[:77] + '...'
 
@@ -121,7 +121,9 @@ def _scalar_problem(name, value, kind, where):
         return '%s is %s %s on %s, but it must be a whole number; write digits only.' % (
             name, _type_name(value), _show(value), where)
     if kind == 'float':
-        if not isinstance(value, bool) and isinstance(value, (int, float)):
+        if isinstance(value, bool):
+            return '%s is %s on %s, but it must be a number.' % (name, _show(value), where)
+        if isinstance(value, (int, float)):
             return None
         try:
             float(value)
