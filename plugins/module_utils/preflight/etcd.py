@@ -27,6 +27,10 @@ CONFIG_VARS = (
 DEFAULT_CLUSTER_NAME = 'ironstone'
 
 
+def _join(hosts):
+    return ', '.join(hosts[:-1]) + ' and ' + hosts[-1] if len(hosts) > 1 else ''.join(hosts)
+
+
 def _default(specs, name):
     options = {}
     for point in (specs.get('etcd') or {}).values():
@@ -76,16 +80,16 @@ def problems(specs, host_vars, groups, git_root=None, home='~'):
         by_name.setdefault(name, []).append(host)
         if not (_IPV4.match(address) or _IPV6.match(address)):
             out.append(('errors', "etcd_address is '%s' on {host}, but etcd binds to it, so it must be an IP address of the "
-                                  "node; set etcd_address (it defaults to ansible_host) to the node's IP address."
+                                  "node, and it is not; set etcd_address (it defaults to ansible_host) to the node's IP address."
                         % address, [host]))
     for address, hosts in sorted(by_address.items()):
         if len(hosts) > 1:
-            out.append(('errors', "%s share the etcd_address %s; give each etcd host its own etcd_address."
-                        % (' and '.join(hosts), address), None))
+            out.append(('errors', "%s share one address, etcd_address %s; give each etcd host its own etcd_address."
+                        % (_join(hosts), address), None))
     for name, hosts in sorted(by_name.items()):
         if len(hosts) > 1:
-            out.append(('errors', "%s share the etcd member name '%s'; give each etcd host its own etcd_name "
-                                  "(it defaults to the inventory host name)." % (' and '.join(hosts), name), None))
+            out.append(('errors', "%s share one member name, etcd_name '%s'; give each etcd host its own etcd_name "
+                                  "(it defaults to the inventory host name)." % (_join(hosts), name), None))
 
     pki_dirs = {}
     for host in members:

@@ -562,12 +562,12 @@ def test_etcd_address_defaults_to_the_host_name():
 
 def test_duplicate_etcd_address_names_both_hosts():
     found = etcd_run({'e3': {'etcd_address': '10.0.0.1'}})['errors']
-    assert found == ['e1 and e3 share the etcd_address 10.0.0.1; give each etcd host its own etcd_address.']
+    assert found == ['e1 and e3 share one address, etcd_address 10.0.0.1; give each etcd host its own etcd_address.']
 
 
 def test_duplicate_etcd_name_names_both_hosts():
     found = etcd_run({'e1': {'etcd_name': 'm'}, 'e2': {'etcd_name': 'm'}})['errors']
-    assert found == ["e1 and e2 share the etcd member name 'm'; give each etcd host its own etcd_name (it defaults "
+    assert found == ["e1 and e2 share one member name, etcd_name 'm'; give each etcd host its own etcd_name (it defaults "
                      "to the inventory host name)."]
 
 
