@@ -17,8 +17,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.ironstone.k8s.plugins.module_utils.container_runtime_mirrors import (  # noqa: F401 (re-exported)
-    DEFAULT_NAMESPACE, EXTRA_VAR, MIRROR_KEYS, MIRRORS_VAR, mirror_errors)
+from ansible_collections.ironstone.k8s.plugins.module_utils.container_runtime_mirrors import DEFAULT_NAMESPACE, mirror_errors
 
 # containerd's hosts.toml `server` is the registry's real endpoint. Docker Hub's
 # registry name differs from its API host; `_default` configures every registry

@@ -1,4 +1,5 @@
 """containerd on a real lab node (real containerd and runc from Debian; no stand-ins)."""
+import os
 
 
 def test_containerd_active_and_enabled(host):
@@ -25,6 +26,12 @@ def test_mirror_hosts_toml(host):
     k8s = host.file("/etc/containerd/certs.d/registry.k8s.io/hosts.toml").content_string
     assert '[host."https://k8s-mirror.example.com"]' in k8s
     assert "skip_verify = true" in k8s
+    # ca_file is a path on the controller; the role delivered a copy beside hosts.toml.
+    ca_path = "/etc/containerd/certs.d/registry.k8s.io/ironstone-mirror-k8s-mirror.example.com.crt"
+    assert 'ca = "%s"' % ca_path in k8s
+    with open(os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "files", "mirror-ca.pem")) as handle:
+        assert host.file(ca_path).content_string == handle.read()
+    assert host.file(ca_path).mode == 0o644
 
 
 def test_crictl_points_at_containerd(host):

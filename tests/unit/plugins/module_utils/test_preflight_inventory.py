@@ -638,7 +638,7 @@ def test_pki_dir_inside_a_git_tree_reported_once_for_all_hosts():
 
 def test_default_pki_dir_is_under_home_by_cluster_name():
     asked = []
-    etcd_run({'e1': {'etcd_cluster_name': 'prod'}}, git_root=lambda p: asked.append(p))
+    etcd_run({'e1': {'etcd_cluster_name': 'prod'}}, git_root=asked.append)
     assert sorted(asked) == ['/home/op/.ironstone/pki/ironstone', '/home/op/.ironstone/pki/prod']
 
 
