@@ -12,6 +12,7 @@ message naming the URL and the variable that points to a mirror.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from concurrent.futures import ThreadPoolExecutor
 import os
 import socket
 
@@ -88,9 +89,15 @@ def plan_stages(sources, results, profile):
 
 def check(sources, profile, timeout=5.0, opener=None):
     """Probe each distinct URL once and plan the stages."""
-    results = {}
+    # Distinct URLs are probed at the same time, so preflight waits for the slowest, not the sum.
+    urls = []
     for source in sources:
-        if source["url"] not in results:
-            results[source["url"]] = probe(source["url"], timeout=timeout, opener=opener)
+        if source["url"] not in urls:
+            urls.append(source["url"])
+    results = {}
+    if urls:
+        with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
+            answers = pool.map(lambda url: probe(url, timeout=timeout, opener=opener), urls)
+            results = dict(zip(urls, answers))
     skips, failure = plan_stages(sources, results, profile)
     return results, skips, failure
