@@ -31,6 +31,8 @@ def preflight_unreachable(hosts, hostvars, stage_hosts, register='preflight_ping
         if not (result.get('unreachable') or result.get('failed')):
             continue
         msg = _first_line(result.get('msg'))
+        if result.get('stderr') and (not msg or msg == 'non-zero return code'):
+            msg = _first_line(result.get('stderr'))
         if not msg or 'deserialization' in msg.lower() or 'MODULE FAILURE' in msg:
             msg = (_first_line(result.get('module_stderr')) or _first_line(result.get('module_stdout'))
                    or msg or 'no answer')

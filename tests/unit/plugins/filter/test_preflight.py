@@ -99,3 +99,11 @@ def test_long_message_is_cut_and_one_line():
 @pytest.mark.parametrize('hosts', [None, []])
 def test_no_hosts(hosts):
     assert preflight_unreachable(hosts, {}, ['a']) == []
+
+
+def test_a_failed_raw_probe_is_reported_with_what_the_connection_said():
+    hostvars = {'cp1': {'preflight_ping': {'failed': True, 'rc': 1, 'msg': 'non-zero return code',
+                                           'stderr': 'Error response from daemon: No such container: gone\n'}}}
+    found = preflight_unreachable(['cp1'], hostvars, ['cp1'])
+    assert found == ['cp1 is unreachable: Error response from daemon: No such container: gone; check that it is up and '
+                     'that ansible_host, ansible_user and the connection settings are right.']
