@@ -14,8 +14,8 @@ import argparse
 import glob
 import hashlib
 import json
-import shutil
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +55,10 @@ def etcd_archive():
         return os.path.basename(existing[0]), hashlib.sha256(handle.read()).hexdigest()
 
 
+def bench_pki(size):
+    return os.path.join(BENCH, "pki-%d" % size)
+
+
 def inventory(size, stages):
     hosts = {}
     for i in range(1, size + 1):
@@ -72,6 +76,9 @@ def inventory(size, stages):
             "lab_container_prefix": "ironstone-bench-",
             "lab_known_groups": ["etcd", "kube_control_plane", "kube_node", "edge"],
             "etcd_address": "{{ lab_address }}",
+            # Each bench cluster is a new cluster with a CA of its own, never the lab's (one PKI directory per cluster).
+            "etcd_cluster_name": "ironstone-bench-%d" % size,
+            "etcd_pki_dir": bench_pki(size),
         },
         "children": {"kube_node": {"hosts": dict(members)}, "etcd": {"hosts": dict(members)}},
     }}
@@ -127,6 +134,8 @@ def main():
             inv = inventory(size, stages)
             down = [os.path.join(BIN, "ansible-playbook"), "-i", inv, "lab/down.yml"]
             run(down, os.path.join(BENCH, "down.log"))
+            # Fresh nodes make a new cluster: its PKI starts empty too.
+            shutil.rmtree(bench_pki(size), ignore_errors=True)
             run([os.path.join(BIN, "ansible-playbook"), "-i", inv, "lab/up.yml", "-e", "lab_image=" + image],
                 os.path.join(BENCH, "up-%d.log" % size))
             server = None
@@ -147,6 +156,8 @@ def main():
                 server.terminate()
                 server.wait()
             run(down, os.path.join(BENCH, "down.log"))
+            # Fresh nodes make a new cluster: its PKI starts empty too.
+            shutil.rmtree(bench_pki(size), ignore_errors=True)
     print("\n%-10s %6s %-7s %10s %9s %6s" % ("stage", "nodes", "run", "median s", "changed", "runs"))
     for (stage, size, kind), values in sorted(rows.items()):
         median = statistics.median(v[0] for v in values)

@@ -23,6 +23,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.ironstone.k8s.plugins.module_utils.etcd.snapshot import apply_retention
+from ansible_collections.ironstone.k8s.plugins.module_utils.pki import guard as pki_guard
 
 # What a member does in a run (etcd_member_mode).
 BOOTSTRAP = 'bootstrap'   # a brand-new cluster: all members start together with state new
@@ -472,6 +473,54 @@ def etcd_config_problems(config, extra_config=None, allow_unsafe=False):
     return {'errors': errors, 'warnings': warnings}
 
 
+# --------------------------------------------------------------------------
+# The PKI guard: one cluster per PKI directory, no silent CA swap, no orphans
+# --------------------------------------------------------------------------
+
+def _first_answer(hostvars, play_hosts, key):
+    for host in play_hosts or []:
+        result = _get(_host(hostvars, host), key) or {}
+        if _get(result, 'cluster_id') and _get(result, 'members'):
+            return result
+    return {}
+
+
+def _guard_nodes(hostvars, play_hosts, members, live):
+    names = dict((m['host'], m['name']) for m in members)
+    started = set(pki_guard.live_names(live))
+    nodes = {}
+    for host in play_hosts or []:
+        hv = _host(hostvars, host)
+        paths = [f.get('path', '') for f in _get(_get(hv, 'etcd_guard_look') or {}, 'files') or []]
+        server = _get(_get(hv, 'etcd_guard_server') or {}, 'content')
+        name = names.get(host, host)
+        nodes[name] = {'server': base64.b64decode(server) if server else None,
+                       'member': any(p.endswith('.wal') for p in paths) or name in started}
+    return nodes
+
+
+def etcd_pki_guard(hostvars, play_hosts, members, cluster_name, pki_dir):
+    """Before any certificate is made or written: why this run must stop, and the identity record to write.
+
+    Reads ``<pki_dir>/identity.json`` and ``<pki_dir>/ca-bundle.crt`` on the controller, and per play host the
+    registered ``etcd_guard_look`` (find: certificates and WAL files), ``etcd_guard_server`` (slurp of the server
+    certificate) and ``etcd_guard_live`` (etcd_info with the node's own certificates). Returns
+    ``{'errors': [...], 'record': text or ''}`` (see module_utils/pki/guard.py).
+    """
+    live = _first_answer(hostvars, play_hosts, 'etcd_guard_live')
+    nodes = _guard_nodes(hostvars, play_hosts, members or [], live)
+    return pki_guard.guard(pki_dir, cluster_name, members or [], live, nodes)
+
+
+def etcd_pki_identity(live, pki_dir, cluster_name, members=None):
+    """The identity record to write after a change of membership or cluster ID, or '' when the one there is right."""
+    try:
+        record = pki_guard.read_identity(pki_dir)
+    except pki_guard.GuardError as exc:
+        raise AnsibleFilterError(str(exc))
+    return pki_guard.next_record(record, cluster_name, live or {}, [m['name'] for m in members or []])
+
+
 class FilterModule(object):
     """The etcd role's decisions."""
 
@@ -495,4 +544,6 @@ class FilterModule(object):
             'etcd_snapshots_to_delete': etcd_snapshots_to_delete,
             'etcd_renewed_hosts': etcd_renewed_hosts,
             'etcd_config_problems': etcd_config_problems,
+            'etcd_pki_guard': etcd_pki_guard,
+            'etcd_pki_identity': etcd_pki_identity,
         }

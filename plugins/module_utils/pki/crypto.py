@@ -56,6 +56,18 @@ def fingerprint(cert):
     return hex_colon(cert.fingerprint(hashes.SHA256()))
 
 
+def key_id(cert, authority=False):
+    """The subject (or, with authority, the authority) key identifier of cert, hex with colons; None when absent."""
+    try:
+        if authority:
+            value = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+        else:
+            value = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return None
+    return hex_colon(value) if value else None
+
+
 def serial(cert):
     return '%X' % cert.serial_number
 
