@@ -56,7 +56,8 @@ def etcd_archive():
 
 
 def bench_pki(size):
-    return os.path.join(BENCH, "pki-%d" % size)
+    # Outside the repository (preflight refuses a PKI directory in a git work tree), named after the bench cluster.
+    return os.path.join(os.path.expanduser("~"), ".ironstone", "pki", "ironstone-bench-%d" % size)
 
 
 def inventory(size, stages):
