@@ -17,6 +17,7 @@ __metaclass__ = type
 import base64
 import hashlib
 import os
+import re
 
 import yaml
 
@@ -521,6 +522,139 @@ def etcd_pki_identity(live, pki_dir, cluster_name, members=None):
     return pki_guard.next_record(record, cluster_name, live or {}, [m['name'] for m in members or []])
 
 
+# --------------------------------------------------------------------------
+# Rolling restarts: the gate before each member and the unit after its restart
+# --------------------------------------------------------------------------
+
+def etcd_roll_gate(members, hostvars, play_hosts_all, play_hosts, host):
+    """What the health gate at ``host``'s turn of a ``serial: 1`` play checks.
+
+    Unlike ``etcd_expected_endpoints``, the hosts of the play that failed are
+    not left out: a member that this run restarted (or that failed) counts
+    like any other, so the run cannot go on past it. Returns
+    ``endpoints`` and ``voters`` (client URLs and names of every member except
+    those that join or are promoted later in the play, which are not up yet),
+    ``failed`` (hosts of the play that failed before this turn),
+    ``touched_endpoints`` (client URLs of the members this run restarted,
+    joined, rolled files onto or that failed before this turn: their being unhealthy stops the run at
+    once) and ``untouched`` (the hosts after this one, in play order).
+    """
+    order = list(play_hosts_all or [])
+    alive = list(play_hosts or [])
+    index = order.index(host) if host in order else len(order)
+    earlier, later = order[:index], order[index + 1:]
+    failed = [h for h in earlier if h not in alive]
+    skip = joining_hosts(hostvars, later)
+    touched = [h for h in earlier if h in failed or _mode(hostvars, h) in JOINING_MODES
+               or bool(_get(_host(hostvars, h), 'etcd_restart_needed', False))
+               or bool(_get(_host(hostvars, h), 'etcd_rolled', None))]
+    kept = [m for m in members or [] if m['host'] not in skip]
+    return {
+        'endpoints': [m['client_url'] for m in kept],
+        'voters': [m['name'] for m in kept],
+        'failed': failed,
+        'touched_endpoints': [m['client_url'] for m in kept if m['host'] in touched],
+        'untouched': later,
+    }
+
+
+REASON_MAX = 300
+# Lines of systemd itself about the unit, as journalctl -u shows them.
+_SYSTEMD_WORDS = ('etcd.service:', 'Failed to start', 'Started ', 'Stopped ', 'Stopping ', 'Starting ', 'Scheduled restart job',
+                  'Main process exited', 'Failed with result', 'Consumed ')
+# etcd 3.4's default (capnslog) lines carry a level letter: "... C | etcdmain: ...".
+_CAPNSLOG_BAD = (' C | ', ' E | ', ' F | ', ' P | ')
+_ZAP_BAD = ('fatal', 'panic', 'dpanic', 'error')
+# Under systemd, capnslog writes to journald without the level letter: words that say a line is the error.
+_ERROR_WORDS = re.compile(r'\b(error|errors|fatal|panic|failed|fail|invalid|cannot|unknown|unexpected|refused|denied)\b', re.I)
+
+
+def _unit_properties(show_text):
+    if isinstance(show_text, dict):
+        return dict((str(k), str(v).strip()) for k, v in show_text.items())
+    props = {}
+    for line in str(show_text or '').splitlines():
+        key, sep, value = line.partition('=')
+        if sep:
+            props[key.strip()] = value.strip()
+    return props
+
+
+def _trim(text, limit=REASON_MAX):
+    text = ' '.join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + '...'
+
+
+def _etcd_error(line):
+    """The message of an etcd log line at level error or worse, or None."""
+    stripped = line.strip()
+    if stripped.startswith('{'):
+        try:
+            entry = yaml.safe_load(stripped)
+        except yaml.YAMLError:
+            entry = None
+        if isinstance(entry, dict) and str(entry.get('level', '')).lower() in _ZAP_BAD:
+            parts = [str(entry.get('msg', ''))] + ['%s=%s' % (k, entry[k]) for k in ('error', 'err') if entry.get(k)]
+            return ': '.join(p for p in parts if p)
+        return None
+    for mark in _CAPNSLOG_BAD:
+        if mark in stripped:
+            return stripped.split(mark, 1)[1]
+    return None
+
+
+def etcd_journal_reason(journal_text, limit=REASON_MAX):
+    """The reason etcd gives in ``journalctl -u etcd -o cat`` output, trimmed to ``limit`` characters.
+
+    The last line of etcd's own at level error or worse (a capnslog level
+    letter or a zap JSON level); else etcd's last line with a word such as
+    error, invalid or unknown (capnslog under journald drops the level
+    letter); else etcd's last line that is not systemd's; else systemd's last
+    line; '' for no lines.
+    """
+    lines = [line for line in str(journal_text or '').splitlines() if line.strip() and not line.startswith('-- ')]
+    if not lines:
+        return ''
+    systemd = [line for line in lines if any(word in line for word in _SYSTEMD_WORDS)]
+    own = [line for line in lines if line not in systemd]
+    for line in reversed(own):
+        message = _etcd_error(line)
+        if message:
+            return _trim(message, limit)
+    for line in reversed(own):
+        if _ERROR_WORDS.search(line):
+            return _trim(line, limit)
+    return _trim((own or systemd)[-1], limit)
+
+
+def etcd_unit_failure(show_text, journal_text='', restart_result=None):
+    """Whether etcd's unit failed or loops after a restart, and why.
+
+    ``show_text``: the unit's properties after the restart, as the
+    ``status`` that ``ansible.builtin.systemd_service`` returns (a dict) or
+    the output of ``systemctl show etcd`` (``Key=value`` lines), with
+    ActiveState, SubState, NRestarts and Result; ``journal_text``: ``journalctl -u etcd -o cat`` since just before
+    it; ``restart_result``: the registered restart (a failed restart counts as
+    a failure). Returns ``failed``, ``state`` (``ActiveState/SubState``),
+    ``restarts`` (automatic restarts since the restart), ``result`` and
+    ``reason`` (from the journal, trimmed; '' when it did not fail).
+    """
+    props = _unit_properties(show_text)
+    active, sub = props.get('ActiveState', ''), props.get('SubState', '')
+    result = props.get('Result', '')
+    restarts = _as_int(props.get('NRestarts')) or 0
+    restart_failed = bool(_get(restart_result or {}, 'failed', False))
+    # Type=notify: once the restart returned, a member that came back is active/running and has not looped.
+    failed = restart_failed or (active, sub) != ('active', 'running') or restarts > 0 or result not in ('', 'success')
+    reason = ''
+    if failed:
+        reason = etcd_journal_reason(journal_text)
+        if not reason:
+            reason = _trim(_get(restart_result or {}, 'msg', '') or 'etcd wrote nothing to the journal')
+    return {'failed': failed, 'state': '%s/%s' % (active or '?', sub or '?'), 'restarts': restarts,
+            'result': result or '?', 'reason': reason}
+
+
 class FilterModule(object):
     """The etcd role's decisions."""
 
@@ -546,4 +680,7 @@ class FilterModule(object):
             'etcd_config_problems': etcd_config_problems,
             'etcd_pki_guard': etcd_pki_guard,
             'etcd_pki_identity': etcd_pki_identity,
+            'etcd_roll_gate': etcd_roll_gate,
+            'etcd_journal_reason': etcd_journal_reason,
+            'etcd_unit_failure': etcd_unit_failure,
         }

@@ -202,3 +202,12 @@ def test_snapshots_from_the_side_effect_are_kept_two(host, member):
         pytest.skip("snapshots were taken on e1")
     snaps = host.check_output("ls /var/backups/etcd").split()
     assert len(snaps) == 2 and all(s.startswith("etcd-snapshot-") and s.endswith(".db") for s in snaps)
+
+
+def test_the_refused_config_of_the_roll_stop_step_is_gone_and_etcd_does_not_loop(host, member):
+    # The side effect rolled auto-compaction-mode "hourly" (refused by etcd at start-up) and then the fixed input.
+    config = yaml.safe_load(host.file("/etc/etcd/etcd.conf.yml").content_string)
+    assert config["auto-compaction-mode"] == "periodic"
+    unit = dict(line.split("=", 1) for line in host.check_output(
+        "systemctl show etcd --property ActiveState --property SubState --property NRestarts").splitlines())
+    assert unit == {"ActiveState": "active", "SubState": "running", "NRestarts": "0"}, unit
