@@ -214,7 +214,9 @@ def main():
         run_env.update(ANSIBLE_HOME=str(cwd / ".ansible"), ANSIBLE_LOCAL_TEMP=str(cwd / "tmp"), ANSIBLE_NOCOLOR="1")
         if cfg is not None:
             run_env["ANSIBLE_CONFIG"] = str(cfg)
-        res = subprocess.run(["ansible-playbook", "-i", str(sample / "hosts.yml"), f"{own}.preflight", "-e", "ironstone_profile=lab"],
+        # The sample's hosts do not exist: preflight checks their inputs for real, and reaches them locally.
+        res = subprocess.run(["ansible-playbook", "-i", str(sample / "hosts.yml"), f"{own}.preflight", "-e", "ironstone_profile=lab",
+                              "-e", "ansible_connection=local"],
                              env=run_env, cwd=cwd, text=True, capture_output=True, check=False)
         if res.returncode != 0:
             fail(f"preflight from the installed copy ({label} the sample ansible.cfg) failed: {(res.stdout + res.stderr)[-2000:]}")
