@@ -174,7 +174,7 @@ def test_sample_inventory_edge_keeps_central_mirrors_and_adds_its_own():
     assert [m['url'] for m in edge['docker.io']] == ['https://mirror.site-a.example.net',
                                                      'https://registry-mirror.example.net']
     assert edge['registry.k8s.io'] == central['registry.k8s.io'] == [
-        mirror('https://registry-mirror.example.net', ca_file='/etc/ssl/certs/example-root-ca.pem')]
+        mirror('https://registry-mirror.example.net', ca_file='{{ inventory_dir }}/files/registry-mirror-ca.pem')]
     assert [m['url'] for m in central['docker.io']] == ['https://registry-mirror.example.net']
 
 
