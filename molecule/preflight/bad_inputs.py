@@ -146,8 +146,9 @@ CASES = [
     ('unreachable-host', 'impossible combination', 'p3 points at a container that does not exist', 'p3 is unreachable',
      {'host_vars': {'p3': {'ansible_host': PREFIX + 'gone'}}}),
     # unsafe paths
-    ('pki-dir-in-repo', 'unsafe path', 'etcd_pki_dir inside this git work tree', 'etcd_pki_dir',
-     {'vars': {'etcd_pki_dir': os.path.join(ROOT, '.cache', 'pki-in-repo')}}),
+    # Not under an ignored directory such as .cache/: git would track the keys there.
+    ('pki-dir-in-repo', 'unsafe path', 'etcd_pki_dir in this git work tree, not ignored', 'etcd_pki_dir',
+     {'vars': {'etcd_pki_dir': os.path.join(ROOT, 'pki-in-repo')}}),
     ('mirror-ca-missing', 'unsafe path', 'mirror ca_file /nonexistent/ca.pem', 'ca_file',
      {'vars': {'container_runtime_registry_mirrors': {'registry.example.com': [
          {'url': 'https://registry-mirror.example.com', 'ca_file': '/nonexistent/ca.pem'}]}}}),

@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import glob
 import os
+import subprocess
 import time
 
 import yaml
@@ -73,6 +74,28 @@ def git_root(path):
         current = parent
 
 
+def git_ignored(root, path):
+    """Whether git ignores path in the work tree at root (True/False), or None when git cannot say."""
+    try:
+        run = subprocess.run(['git', '-C', root, 'check-ignore', '-q', os.path.abspath(os.path.expanduser(path))],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {0: True, 1: False}.get(run.returncode)
+
+
+def tracked_root(path):
+    """The git work tree in which path would be tracked (it is inside and not ignored), else None.
+
+    A path that git ignores (a build or cache directory listed in .gitignore) does not land in the
+    repository; one that git cannot judge (no git on the controller) counts as tracked.
+    """
+    root = git_root(path)
+    if root is None or git_ignored(root, path) is True:
+        return None
+    return root
+
+
 def path_exists(path):
     return os.path.exists(os.path.expanduser(path))
 
@@ -110,7 +133,7 @@ class ActionModule(ActionBase):
                                       % (name, host, to_text(error).splitlines()[0][:200]))
             host_vars[host] = values
         found = inventory.check(specs, internal, host_vars, groups, stages, profile=profile, unknown_policy=policy,
-                                path_exists=path_exists, git_root=git_root, home=os.path.expanduser('~'))
+                                path_exists=path_exists, git_root=tracked_root, home=os.path.expanduser('~'))
         errors = unreadable + found['errors']
         seconds = round(time.time() - started, 2)
         result.update(changed=False, errors=errors, hosts=found['hosts'], variables=found['variables'], seconds=seconds)

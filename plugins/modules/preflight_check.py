@@ -26,7 +26,7 @@ description:
     warnings in C(lab), unless O(unknown_variables) says otherwise.
   - Refuses host names that cannot be Kubernetes node names (unless the host sets C(kube_node_name)), engine
     combinations that cannot work, downloads without a sha256, an even or empty etcd group, shared etcd
-    addresses or names, and an etcd PKI directory inside a git work tree.
+    addresses or names, and an etcd PKI directory inside a git work tree that git does not ignore.
   - All problems are reported together, one sentence each, naming the variable, its value, the host or hosts and
     what to do.
 options:

@@ -120,7 +120,7 @@ def problems(specs, host_vars, groups, git_root=None, home='~'):
         for path, hosts in sorted(pki_dirs.items()):
             root = git_root(path)
             if root:
-                out.append(('errors', "etcd_pki_dir is '%s' for {host}, inside the git work tree %s, and the etcd CA key "
-                                      "must never land in a repository; set etcd_pki_dir outside it (the default is "
+                out.append(('errors', "etcd_pki_dir is '%s' for {host}, inside the git work tree %s where git would "
+                                      "track it, and the etcd CA key must never land in a repository; set etcd_pki_dir outside it (the default is "
                                       "~/.ironstone/pki/<etcd_cluster_name>)." % (path, root), hosts))
     return out

@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import glob
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -175,3 +176,23 @@ def test_path_exists(tmp_path, monkeypatch):
     assert preflight_check.path_exists(str(ca)) is True
     assert preflight_check.path_exists('~/ca.pem') is True
     assert preflight_check.path_exists('~/missing.pem') is False
+
+
+def _git(*args):
+    subprocess.run(['git', *args], check=True, capture_output=True)
+
+
+def test_tracked_root_refuses_a_tracked_path_and_allows_an_ignored_one(tmp_path):
+    repo = tmp_path / 'infra'
+    repo.mkdir()
+    _git('init', '-q', str(repo))
+    (repo / '.gitignore').write_text('.cache/\n')
+    # Neither path exists yet: git judges them by the ignore rules alone.
+    assert preflight_check.tracked_root(str(repo / 'pki' / 'prod')) == str(repo)
+    assert preflight_check.tracked_root(str(repo / '.cache' / 'pki')) is None
+    assert preflight_check.git_ignored(str(repo), str(repo / '.cache' / 'pki')) is True
+    assert preflight_check.git_ignored(str(repo), str(repo / 'pki')) is False
+
+
+def test_tracked_root_is_none_outside_a_work_tree(tmp_path):
+    assert preflight_check.tracked_root(str(tmp_path / 'pki')) is None

@@ -631,7 +631,8 @@ def test_pki_dir_inside_a_git_tree_reported_once_for_all_hosts():
     set_vars = {h: {'etcd_pki_dir': '/home/op/src/infra/pki'} for h in ('e1', 'e2', 'e3')}
     found = etcd_run(set_vars, git_root=root)['errors']
     assert found == ["etcd_pki_dir is '/home/op/src/infra/pki' for e1, e2 and e3, inside the git work tree "
-                     "/home/op/src/infra, and the etcd CA key must never land in a repository; set etcd_pki_dir "
+                     "/home/op/src/infra where git would track it, and the etcd CA key must never land in a "
+                     "repository; set etcd_pki_dir "
                      "outside it (the default is ~/.ironstone/pki/<etcd_cluster_name>)."]
     assert asked == ['/home/op/src/infra/pki']
 
