@@ -143,8 +143,6 @@ CASES = [
      {'rename_host': ('p2', 'Worker_1')}),
     ('become-reaches-controller', 'impossible combination', 'ansible_become: true for all', 'ansible_become',
      {'vars': {'ansible_become': True}}),
-    ('unreachable-host', 'impossible combination', 'p3 points at a container that does not exist', 'p3 is unreachable',
-     {'host_vars': {'p3': {'ansible_host': PREFIX + 'gone'}}}),
     # unsafe paths
     # Not under an ignored directory such as .cache/: git would track the keys there.
     ('pki-dir-in-repo', 'unsafe path', 'etcd_pki_dir in this git work tree, not ignored', 'etcd_pki_dir',
