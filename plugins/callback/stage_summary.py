@@ -14,6 +14,9 @@ description:
   - Groups plays into stages by their name prefix (a play named C(Etcd | ...) belongs to the C(etcd) stage) and prints,
     after the play recap, each stage with whether it ran or was skipped and why, its wall time (the sum of
     its plays' wall times) and its ok, changed and failed task results.
+  - In the lab profile, when preflight chose the lab's stand-in Kubernetes repository for the C(kube_packages)
+    stage (the C(preflight_stage_standins) fact), that stage and every stage after it are marked
+    C((stand-in Kubernetes)): they ran against stand-in kubeadm, kubelet and API server, not the real ones.
   - A stage is skipped when preflight records it in the C(preflight_stage_skips) fact, for example in the
     lab profile when its package source is unreachable. Skipped stages are printed in capitals so that they
     are never missed.
@@ -39,6 +42,7 @@ class CallbackModule(CallbackBase):
         self._current = None
         self._play_started = None
         self._skips = {}
+        self._standins = {}
 
     def _stage(self, name):
         if name not in self._by_name:
@@ -72,6 +76,9 @@ class CallbackModule(CallbackBase):
             skips = facts.get("preflight_stage_skips")
             if isinstance(skips, dict):
                 self._skips.update(skips)
+            standins = facts.get("preflight_stage_standins")
+            if isinstance(standins, dict):
+                self._standins.update(standins)
 
     def v2_runner_on_ok(self, result):
         self._count("changed" if result._result.get("changed") else "ok", result)
@@ -89,14 +96,17 @@ class CallbackModule(CallbackBase):
         if not names:
             return
         self._display.banner("STAGE SUMMARY")
-        for name in names:
+        # Every stage from the first one that ran against the stand-in on used the stand-in Kubernetes.
+        standin_from = min((names.index(n) for n in self._standins if n in names), default=None)
+        for position, name in enumerate(names):
             stage = self._by_name.get(name)
             if name in self._skips:
                 self._display.display("%-14s SKIPPED  %s" % (name, self._skips[name]), color="bright purple")
                 continue
             state = "FAILED" if stage["failed"] or stage["unreachable"] else "ran"
+            marker = "  (stand-in Kubernetes)" if standin_from is not None and position >= standin_from else ""
             self._display.display(
-                "%-14s %-8s %7.1fs  ok=%d changed=%d failed=%d unreachable=%d"
-                % (name, state, stage["seconds"], stage["ok"], stage["changed"], stage["failed"], stage["unreachable"]),
+                "%-14s %-8s %7.1fs  ok=%d changed=%d failed=%d unreachable=%d%s"
+                % (name, state, stage["seconds"], stage["ok"], stage["changed"], stage["failed"], stage["unreachable"], marker),
                 color="red" if state == "FAILED" else ("yellow" if stage["changed"] else "green"),
             )

@@ -8,6 +8,13 @@ on a node. `plan_stages` turns probe results into a decision: in the ``lab``
 profile a stage with an unreachable source is skipped (and the reason is
 recorded for the stage summary); in any other profile the run stops with one
 message naming the URL and the variable that points to a mirror.
+
+A source may also name a ``standin_url``: the same artifact in the lab's
+stand-in repository (lab/standin). Only in the ``lab`` profile, and only when
+the real URL does not answer, a stage whose every unreachable source has a
+stand-in that answers runs against the stand-in instead of being skipped
+(`plan_standins`); the reason is recorded, and the stage summary marks the
+stages that ran against it. Any other profile never looks at a stand-in.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -87,17 +94,67 @@ def plan_stages(sources, results, profile):
     return {}, failure
 
 
-def check(sources, profile, timeout=5.0, opener=None):
-    """Probe each distinct URL once and plan the stages."""
-    # Distinct URLs are probed at the same time, so preflight waits for the slowest, not the sum.
+def plan_standins(sources, results, profile):
+    """The stages that run against the lab's stand-in repository: stage -> reason.
+
+    Lab profile only. A stage qualifies when at least one of its real sources is
+    unreachable and every such source has a ``standin_url`` that answers; a stage
+    with an unreachable source and no answering stand-in is left to `plan_stages`,
+    which skips it.
+    """
+    if profile != "lab":
+        return {}
+    by_stage = {}
+    for source in sources:
+        by_stage.setdefault(source["stage"], []).append(source)
+    standins = {}
+    for stage, stage_sources in by_stage.items():
+        down = [s for s in stage_sources if not results[s["url"]][0]]
+        if not down:
+            continue
+        if all(s.get("standin_url") and results.get(s["standin_url"], (False, ""))[0] for s in down):
+            first = down[0]
+            standins[stage] = ("%s is unreachable (%s); using the lab's stand-in repository (%s), not the real packages"
+                               % (first["url"], results[first["url"]][1], first["standin_url"]))
+    return standins
+
+
+def check_with_standins(sources, profile, timeout=5.0, opener=None):
+    """Probe every URL (and, in the lab profile, every stand-in URL) once; plan the stages.
+
+    Returns (results, skips, failure, standins).
+    """
     urls = []
     for source in sources:
-        if source["url"] not in urls:
-            urls.append(source["url"])
+        candidates = [source["url"]]
+        if profile == "lab" and source.get("standin_url"):
+            candidates.append(source["standin_url"])
+        for url in candidates:
+            if url not in urls:
+                urls.append(url)
+    results = _probe_all(urls, timeout, opener)
+    standins = plan_standins(sources, results, profile)
+    real = [s for s in sources if s["stage"] not in standins]
+    skips, failure = plan_stages(real, results, profile)
+    return results, skips, failure, standins
+
+
+def _probe_all(urls, timeout, opener):
+    # Distinct URLs are probed at the same time, so preflight waits for the slowest, not the sum.
     results = {}
     if urls:
         with ThreadPoolExecutor(max_workers=min(8, len(urls))) as pool:
             answers = pool.map(lambda url: probe(url, timeout=timeout, opener=opener), urls)
             results = dict(zip(urls, answers))
+    return results
+
+
+def check(sources, profile, timeout=5.0, opener=None):
+    """Probe each distinct URL once and plan the stages."""
+    urls = []
+    for source in sources:
+        if source["url"] not in urls:
+            urls.append(source["url"])
+    results = _probe_all(urls, timeout, opener)
     skips, failure = plan_stages(sources, results, profile)
     return results, skips, failure

@@ -22,7 +22,9 @@ options:
     description:
       - The sources to check. Each is a dict with C(stage) (the stage that needs it, for example C(etcd)),
         C(url) (probed with an HTTP HEAD request; C(file://) URLs are checked for existence) and C(variable)
-        (the variable that sets the URL, named in messages). Other keys are ignored.
+        (the variable that sets the URL, named in messages), and optionally C(standin_url), the same artifact in
+        the lab's stand-in repository, which only the C(lab) profile uses, and only when C(url) does not answer.
+        Other keys are ignored.
     type: list
     elements: dict
     required: true
@@ -66,6 +68,11 @@ results:
   type: list
   elements: dict
   sample: [{"url": "https://mirror.example/etcd.tar.gz", "reachable": false, "detail": "timed out"}]
+standins:
+  description: Stage name to the reason it runs against the lab's stand-in repository (lab profile only).
+  returned: always
+  type: dict
+  sample: {"kube_packages": "https://pkgs.k8s.io/core:/stable:/v1.32/deb/Release.key is unreachable (timed out); using the lab's stand-in repository"}
 skips:
   description: Stage name to the reason it must be skipped (lab profile only).
   returned: always
@@ -90,11 +97,12 @@ def main():
     errors = sources_utils.validate_sources(sources)
     if errors:
         module.fail_json(msg="; ".join(errors))
-    results, skips, failure = sources_utils.check(sources, module.params["profile"], timeout=module.params["timeout"])
+    results, skips, failure, standins = sources_utils.check_with_standins(
+        sources, module.params["profile"], timeout=module.params["timeout"])
     listing = [dict(url=url, reachable=ok, detail=detail) for url, (ok, detail) in sorted(results.items())]
     if failure:
-        module.fail_json(msg=failure, results=listing, skips={})
-    module.exit_json(changed=False, results=listing, skips=skips)
+        module.fail_json(msg=failure, results=listing, skips={}, standins={})
+    module.exit_json(changed=False, results=listing, skips=skips, standins=standins)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ STAGES = {
     'runtime': (('container_runtime', 'main', KUBE_GROUPS),),
     'etcd': (('etcd', 'main', ('etcd',)), ('etcd', 'apiserver_client', ('kube_control_plane',))),
     'storage': (('local_storage', 'main', ('kube_node',)),),
+    'kube_packages': (('kube_packages', 'main', KUBE_GROUPS),),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
 # `kube_node_name` are shared by the stages and declared in the preflight role.
@@ -212,6 +213,8 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
         _etcd_rules(report, specs, host_vars, groups, git_root, home)
     if 'storage' in stages:
         _storage_rules(report, host_vars, groups.get('kube_node', []))
+    if 'kube_packages' in stages:
+        _kube_packages_rules(report, specs, host_vars, kube_hosts, profile)
 
     out = report.result()
     out['hosts'] = len(all_hosts)
@@ -230,6 +233,16 @@ def _runtime_rules(report, host_vars, hosts, path_exists):
     from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import runtime
     for host in hosts:
         for level, message in runtime.problems(host_vars[host], path_exists):
+            report.add(level, message.replace('{host}', HOSTS), host)
+
+
+def _kube_packages_rules(report, specs, host_vars, hosts, profile):
+    from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import kube_packages
+    for host in hosts:
+        hv = dict(host_vars[host])
+        for name in kube_packages.VARIABLES:
+            hv.setdefault(name, _value(host_vars[host], specs, 'kube_packages', name))
+        for level, message in kube_packages.problems(hv, profile):
             report.add(level, message.replace('{host}', HOSTS), host)
 
 

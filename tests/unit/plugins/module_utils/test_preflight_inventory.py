@@ -15,7 +15,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import inventory
+from ansible_collections.ironstone.k8s.plugins.module_utils import sources
+from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import inventory, kube_packages
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 SHA = 'a' * 64
@@ -108,7 +109,7 @@ def test_hosts_counted_from_host_vars_without_an_all_group():
 
 def test_unknown_stage_refused():
     message = only(errors(stages=['runtime', 'network']), 'network')
-    assert message == "preflight_stages names the stage 'network', which does not exist; use etcd, runtime, storage."
+    assert message == "preflight_stages names the stage 'network', which does not exist; use etcd, kube_packages, runtime, storage."
 
 
 # --- 1. spec validation per stage and host ------------------------------------
@@ -702,3 +703,108 @@ def test_mirrors_of_the_wrong_type_are_a_spec_error_only():
     found = runtime_errors({'container_runtime_registry_mirrors': ['https://m.example.com']})
     assert found == ["container_runtime_registry_mirrors is a list ['https://m.example.com'] on w1, but it must be a "
                      "dict (key: value pairs)."]
+
+
+# The kube_packages stage: its argument spec through inventory.check, its own rules and the stand-in choice.
+KP_SHA = 'b' * 64
+
+
+def kp_check(set_vars=None, profile='production'):
+    host_vars = copy.deepcopy(BASE_VARS)
+    for host, extra in (set_vars or {}).items():
+        host_vars[host].update(extra)
+    return inventory.check(SPECS, INTERNAL, host_vars, copy.deepcopy(BASE_GROUPS), ['kube_packages'], profile=profile,
+                           path_exists=lambda p: True, git_root=lambda p: None, home='/home/op')
+
+
+def test_defaults_are_clean():
+    result = kp_check()
+    assert result['errors'] == [] and result['warnings'] == []
+
+
+def test_wrong_type_and_choice_are_refused_on_kube_hosts():
+    result = kp_check({'cp1': {'kube_packages_source': 'snap'}, 'w1': {'kube_packages_names': 'kubeadm'}})
+    only(result['errors'], 'kube_packages_source')
+    only(result['errors'], 'kube_packages_names')
+
+
+def test_version_must_be_exact():
+    message = only(kp_check({'cp1': {'kube_version': '1.32'}})['errors'], 'kube_version')
+    assert "'1.32'" in message and 'X.Y.Z' in message
+    only(kp_check({'cp1': {'kube_version': '1.20.4'}})['errors'], '1.24 and later')
+
+
+def test_binaries_need_every_sha256():
+    result = kp_check({'w1': {'kube_packages_source': 'binary', 'kube_packages_binary_sha256': {'kubeadm': KP_SHA}}})
+    message = only(result['errors'], 'without a valid sha256')
+    assert 'kubelet, kubectl, crictl' in message and 'kube_packages_crictl_sha256' in message and message.startswith('w1 ')
+
+
+def test_binaries_with_every_sha256_pass():
+    sums = {'kubeadm': KP_SHA, 'kubelet': KP_SHA, 'kubectl': KP_SHA}
+    result = kp_check({'w1': {'kube_packages_source': 'binary', 'kube_packages_binary_sha256': sums,
+                           'kube_packages_crictl_sha256': KP_SHA}})
+    assert result['errors'] == []
+
+
+def test_unknown_binary_in_sha256_map():
+    sums = {'kubeadm': KP_SHA, 'kubelet': KP_SHA, 'kubectl': KP_SHA, 'kubeproxy': KP_SHA}
+    only(kp_check({'w1': {'kube_packages_source': 'binary', 'kube_packages_binary_sha256': sums,
+                       'kube_packages_crictl_sha256': KP_SHA}})['errors'], 'kubeproxy')
+
+
+def test_standin_url_is_refused_in_production_only():
+    only(kp_check({'cp1': {'kube_packages_standin_url': 'http://10.0.0.5:8080'}})['errors'], 'lab only')
+    assert kp_check({'cp1': {'kube_packages_standin_url': 'http://10.0.0.5:8080'}}, profile='lab')['errors'] == []
+
+
+def test_lab_binary_with_standin_needs_standin_sums_and_only_warns_for_real_ones():
+    hv = {'kube_packages_source': 'binary', 'kube_packages_standin_url': 'http://10.0.0.5:8080'}
+    result = kp_check({'w1': dict(hv)}, profile='lab')
+    only(result['warnings'], 'without a valid sha256')
+    only(result['errors'], 'kube_packages_standin_sha256')
+    hv['kube_packages_standin_sha256'] = {'kubeadm': KP_SHA, 'kubelet': KP_SHA, 'kubectl': KP_SHA, 'crictl': KP_SHA}
+    assert kp_check({'w1': hv}, profile='lab')['errors'] == []
+
+
+def test_rule_messages_are_sentences():
+    for level, message in kube_packages.problems({'kube_version': 'latest', 'kube_packages_source': 'apt',
+                                                  'kube_packages_apt_revision': None,
+                                                  'kube_packages_apt_base_url': 'pkgs.k8s.io'}, 'production'):
+        assert level == 'errors' and message.endswith('.') and '{host}' in message
+
+
+SRC = [{'stage': 'kube_packages', 'variable': 'kube_packages_apt_base_url',
+        'url': 'https://pkgs.k8s.io/core:/stable:/v1.32/deb/Release.key',
+        'standin_url': 'http://10.0.0.5:8080/core:/stable:/v1.32/deb/Release.key'},
+       {'stage': 'etcd', 'variable': 'etcd_archive_url', 'url': 'http://mirror/etcd.tgz'}]
+
+
+def test_lab_uses_the_standin_only_when_the_real_source_is_down_and_the_standin_answers():
+    down_real = {SRC[0]['url']: (False, 'timed out'), SRC[0]['standin_url']: (True, 'HTTP 200'),
+                 SRC[1]['url']: (True, 'HTTP 200')}
+    standins = sources.plan_standins(SRC, down_real, 'lab')
+    assert list(standins) == ['kube_packages'] and 'stand-in' in standins['kube_packages']
+    assert sources.plan_standins(SRC, down_real, 'production') == {}
+    up_real = dict(down_real, **{SRC[0]['url']: (True, 'HTTP 200')})
+    assert sources.plan_standins(SRC, up_real, 'lab') == {}
+    both_down = dict(down_real, **{SRC[0]['standin_url']: (False, 'refused')})
+    assert sources.plan_standins(SRC, both_down, 'lab') == {}
+
+
+def test_check_with_standins_probes_the_standin_in_the_lab_only():
+    probed = []
+
+    def opener(url, method, timeout):
+        probed.append(url)
+        if 'pkgs.k8s.io' in url:
+            raise OSError('unreachable')
+        return type('R', (), {'status': 200})()
+
+    results, skips, failure, standins = sources.check_with_standins(SRC, 'lab', opener=opener)
+    assert set(probed) == {SRC[0]['url'], SRC[0]['standin_url'], SRC[1]['url']}
+    assert list(standins) == ['kube_packages'] and skips == {} and failure is None
+    probed[:] = []
+    results, skips, failure, standins = sources.check_with_standins(SRC, 'production', opener=opener)
+    assert SRC[0]['standin_url'] not in probed and standins == {}
+    assert 'pkgs.k8s.io' in failure and 'kube_packages_apt_base_url' in failure
