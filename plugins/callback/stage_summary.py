@@ -92,7 +92,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         self._close_play()
-        names = [s["name"] for s in self._stages] + sorted(n for n in self._skips if n not in self._by_name)
+        # A stage left out of preflight_stages is named only when its playbook was part of the run.
+        names = [s["name"] for s in self._stages] + sorted(
+            n for n in self._skips if n not in self._by_name and not self._skips[n].startswith("not enabled"))
         if not names:
             return
         self._display.banner("STAGE SUMMARY")
