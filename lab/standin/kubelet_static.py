@@ -62,7 +62,7 @@ class StaticPod:  # pylint: disable=too-many-instance-attributes
         self.container = containers[0]
         self.image = self.container.get("image", "")
         base, tag = image_name_tag(self.image)
-        self.kind, self.reason = "unavailable", NOT_PROVIDED
+        self.kind, self.reason, self.executable = "unavailable", NOT_PROVIDED, None
         if len(containers) != 1:
             self.reason = NOT_PROVIDED + " (only single-container static pods are supported)"
         elif base in VERSIONED and tag and tag != git_version():
@@ -74,6 +74,7 @@ class StaticPod:  # pylint: disable=too-many-instance-attributes
         self.process = None
         self.restarts = 0
         self.started_at = None
+        self.started_clock = 0.0
         self.created_at = time.time()
         self.backoff = 0
         self.next_start = 0.0
@@ -194,8 +195,8 @@ class StaticPodManager:
         argv = pod.argv()
         self.log(f'"Starting static pod container" pod="{pod.namespace}/{pod.name}" command="{" ".join(argv[:1])}"')
         try:
-            pod.process = self.popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=pod.env(), cwd="/")
+            pod.process = self.popen(  # pylint: disable=consider-using-with
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=pod.env(), cwd="/")
         except OSError as err:
             self.log(f'"Failed to start static pod container" pod="{pod.namespace}/{pod.name}" err="{err}"', "E")
             pod.process = None
@@ -216,7 +217,7 @@ class StaticPodManager:
                 continue
             if pod.process is not None and pod.process.poll() is not None:
                 code = pod.process.returncode
-                uptime = self.clock() - getattr(pod, "started_clock", self.clock())
+                uptime = self.clock() - pod.started_clock
                 if uptime >= STABLE_SECONDS:
                     pod.backoff = 0
                 pod.last_exit = code

@@ -12,17 +12,17 @@ if ROOT not in sys.path:
 
 from lab.standin import crictl  # noqa: E402  pylint: disable=wrong-import-position
 
-# Recorded from Debian bookworm's containerd 1.6.20~ds1 (`ctr plugins ls`), shortened.
-PLUGINS_OK = """\
-TYPE                            ID                       PLATFORMS      STATUS    
-io.containerd.content.v1        content                  -              ok        
-io.containerd.snapshotter.v1    aufs                     linux/amd64    skip      
-io.containerd.snapshotter.v1    devmapper                linux/amd64    error     
-io.containerd.snapshotter.v1    overlayfs                linux/amd64    ok        
-io.containerd.grpc.v1           version                  -              ok        
-io.containerd.grpc.v1           cri                      linux/amd64    ok        
-"""
-PLUGINS_CRI_ERROR = PLUGINS_OK.replace("cri                      linux/amd64    ok", "cri                      linux/amd64    error")
+# Recorded from Debian bookworm's containerd 1.6.20~ds1 (`ctr plugins ls`, shortened); ctr's tabwriter pads
+# every cell, the last one included, so the lines end in spaces.
+PLUGIN_ROWS = [("TYPE", "ID", "PLATFORMS", "STATUS"),
+               ("io.containerd.content.v1", "content", "-", "ok"),
+               ("io.containerd.snapshotter.v1", "aufs", "linux/amd64", "skip"),
+               ("io.containerd.snapshotter.v1", "devmapper", "linux/amd64", "error"),
+               ("io.containerd.snapshotter.v1", "overlayfs", "linux/amd64", "ok"),
+               ("io.containerd.grpc.v1", "version", "-", "ok"),
+               ("io.containerd.grpc.v1", "cri", "linux/amd64", "ok")]
+PLUGINS_OK = "".join("%-32s%-25s%-15s%-10s\n" % row for row in PLUGIN_ROWS)
+PLUGINS_CRI_ERROR = "".join("%-32s%-25s%-15s%-10s\n" % (row[:3] + ("error",) if row[1] == "cri" else row) for row in PLUGIN_ROWS)
 # containerd configured with disabled_plugins = ["cri"] (Docker's default): no cri line at all.
 PLUGINS_NO_CRI = "".join(line + "\n" for line in PLUGINS_OK.splitlines() if " cri " not in line)
 VERSION = """\
@@ -36,12 +36,16 @@ Server:
   Revision: 1.6.20~ds1-1+deb12u3
   UUID: cb9c82dd-7712-4ab7-b509-9d773cc2a74f
 """
-IMAGES = """\
-REF                                                                                                     TYPE                                                      DIGEST                                                                  SIZE      PLATFORMS                                                                    LABELS                          
-registry.k8s.io/pause:3.10                                                                              application/vnd.docker.distribution.manifest.list.v2+json sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a 314.0 KiB linux/amd64,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,windows/amd64 io.cri-containerd.image=managed 
-registry.k8s.io/pause@sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a          application/vnd.docker.distribution.manifest.list.v2+json sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a 314.0 KiB linux/amd64,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,windows/amd64 io.cri-containerd.image=managed 
-sha256:873ed75102791e5b0b8a7fcd41606c92fcec98d56d05ead4ac5131650004c136                                 application/vnd.docker.distribution.manifest.list.v2+json sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a 314.0 KiB linux/amd64,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,windows/amd64 io.cri-containerd.image=managed 
-"""
+PAUSE_DIGEST = "sha256:ee6521f290b2168b6e0935a181d4cff9be1ac3f505666ef0e3c98fae8199917a"
+PAUSE_ID = "sha256:873ed75102791e5b0b8a7fcd41606c92fcec98d56d05ead4ac5131650004c136"
+LIST_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
+PLATFORMS = "linux/amd64,linux/arm/v7,linux/arm64,linux/ppc64le,linux/s390x,windows/amd64"
+IMAGES = "".join("%-104s%-58s%-72s%-10s%-77s%-32s\n" % row for row in [
+    ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS"),
+    ("registry.k8s.io/pause:3.10", LIST_TYPE, PAUSE_DIGEST, "314.0 KiB", PLATFORMS, "io.cri-containerd.image=managed"),
+    ("registry.k8s.io/pause@" + PAUSE_DIGEST, LIST_TYPE, PAUSE_DIGEST, "314.0 KiB", PLATFORMS, "io.cri-containerd.image=managed"),
+    (PAUSE_ID, LIST_TYPE, PAUSE_DIGEST, "314.0 KiB", PLATFORMS, "io.cri-containerd.image=managed"),
+])
 
 
 @pytest.fixture(name="root")
@@ -50,7 +54,7 @@ def fixture_root(tmp_path, monkeypatch):
     monkeypatch.delenv("CONTAINER_RUNTIME_ENDPOINT", raising=False)
     sock_dir = tmp_path / "run" / "containerd"
     sock_dir.mkdir(parents=True)
-    sock = socket.socket(socket.AF_UNIX)
+    sock = socket.socket(socket.AF_UNIX)  # pylint: disable=consider-using-with
     sock.bind(str(sock_dir / "containerd.sock"))
     yield tmp_path
     sock.close()

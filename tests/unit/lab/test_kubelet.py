@@ -379,3 +379,75 @@ def test_api_unreachable_is_logged_once_a_minute(capsys):
     node.sync()
     err = capsys.readouterr().err
     assert err.count("Unable to register node with API server") == 1
+
+
+def _free_port():
+    import socket  # pylint: disable=import-outside-toplevel
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_standalone_kubelet_serves_healthz_runs_static_pod_and_stops_on_sigterm(tmp_path):
+    import signal  # pylint: disable=import-outside-toplevel
+    import ssl  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import time  # pylint: disable=import-outside-toplevel
+    import urllib.request  # pylint: disable=import-outside-toplevel
+    healthz, port = _free_port(), _free_port()
+    images = tmp_path / "images"
+    images.mkdir()
+    marker = tmp_path / "child.pid"
+    (images / "kube-apiserver").write_text(
+        f"#!{sys.executable}\nimport os, sys, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\n"
+        "print('apiserver stand-in child up', file=sys.stderr, flush=True)\ntime.sleep(600)\n")
+    (images / "kube-apiserver").chmod(0o755)
+    manifests = tmp_path / "etc" / "kubernetes" / "manifests"
+    manifests.mkdir(parents=True)
+    (manifests / "kube-apiserver.yaml").write_text(yaml_pod())
+    (tmp_path / "var" / "lib" / "kubelet").mkdir(parents=True)
+    (tmp_path / "var" / "lib" / "kubelet" / "config.yaml").write_text(
+        KUBEADM_CONFIG.replace("healthzPort: 10248", f"healthzPort: {healthz}") + f"port: {port}\naddress: 127.0.0.1\n")
+    env = dict(os.environ, IRONSTONE_STANDIN_ROOT=str(tmp_path), IRONSTONE_STANDIN_IMAGES=str(images), PYTHONPATH=ROOT)
+    code = "import sys; from lab.standin import kubelet; sys.exit(kubelet.main())"
+    proc = subprocess.Popen([sys.executable, "-c", code,  # pylint: disable=consider-using-with
+                             "--config=/var/lib/kubelet/config.yaml", "--node-ip=10.0.0.5", "--hostname-override=Test-Node"],
+                            env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        deadline = time.time() + 20
+        body = None
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{healthz}/healthz", timeout=1) as resp:
+                    body = resp.read().decode()
+            except OSError:
+                time.sleep(0.2)
+        assert body == "ok"
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=2, context=context) as resp:
+            assert resp.read() == b"ok"
+        while time.time() < deadline and not marker.exists():
+            time.sleep(0.2)
+        child = int(marker.read_text())
+        os.kill(child, 0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        err = proc.stderr.read()
+        assert "STAND-IN" in err.splitlines()[0]
+        assert "[kube-apiserver] apiserver stand-in child up" in err
+        assert 'node="test-node"' in err
+        with pytest.raises(OSError):
+            for _ in range(50):
+                os.kill(child, 0)
+                time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def yaml_pod():
+    return ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\nspec:\n  containers:\n"
+            "  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.32.3\n"
+            "    command: [kube-apiserver, --secure-port=6443]\n")
