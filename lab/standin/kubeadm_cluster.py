@@ -363,9 +363,8 @@ def cert_files(cluster):
 def upload_certs(client, cluster, key):
     """Secret kube-system/kubeadm-certs owned by a 2h bootstrap token; returns the key."""
     env.out('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
-    token, secret = create_token(client, {"ttl": defaults.go_duration(CERTS_TOKEN_TTL), "description": CERTS_TOKEN_DESCRIPTION,
+    _token, secret = create_token(client, {"ttl": defaults.go_duration(CERTS_TOKEN_TTL), "description": CERTS_TOKEN_DESCRIPTION,
                                           "usages": [], "groups": []})
-    del token
     owner = {"apiVersion": "v1", "kind": "Secret", "name": secret["metadata"]["name"],
              "uid": secret["metadata"].get("uid", ""), "controller": True, "blockOwnerDeletion": True}
     data = {}

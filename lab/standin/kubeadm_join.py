@@ -19,7 +19,7 @@ from . import kubeadm_manifests as manifests
 from . import kubeadm_preflight as preflight
 from . import kubeconfig
 from . import pki
-from .kubeadm_init import PhaseError, run_phase
+from .kubeadm_init import run_phase
 from .kubeclient import ApiError
 from .version import KUBERNETES_VERSION
 
@@ -214,5 +214,3 @@ def prepare_control_plane(cfg, cluster, client):
     manifests.write_manifests(cluster, endpoint)
     env.out("[check-etcd] Skipping etcd check in external mode")
 
-
-__all__ = ["join", "discover", "PhaseError"]
