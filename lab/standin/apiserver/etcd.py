@@ -11,6 +11,7 @@ Several `--etcd-servers` endpoints: a request that cannot reach one endpoint is 
 import base64
 import http.client
 import json
+import queue
 import socket
 import ssl
 import threading
@@ -222,21 +223,32 @@ class EtcdClient:
             break
         else:
             raise EtcdError("no etcd endpoint reachable: " + str(last_error), unavailable=True)
+        chunks = queue.Queue()
+
+        def reader():
+            try:
+                while True:
+                    chunk = response.read1(65536)
+                    chunks.put(("data", chunk))
+                    if not chunk:
+                        return
+            except Exception as err:  # pylint: disable=broad-except
+                chunks.put(("error", err))
+
+        threading.Thread(target=reader, daemon=True, name="etcd-watch-reader").start()
         try:
-            conn.sock.settimeout(poll)
             buffer = b""
             decoder = json.JSONDecoder()
             while not stop():
                 try:
-                    chunk = response.read1(65536)
-                except (socket.timeout, TimeoutError):
+                    kind, chunk = chunks.get(timeout=poll)
+                except queue.Empty:
                     yield None
                     continue
-                except ssl.SSLError as err:
-                    if "timed out" in str(err):
-                        yield None
-                        continue
-                    raise EtcdError(f"etcd watch: {err}") from err
+                if kind == "error":
+                    if stop():
+                        return
+                    raise EtcdError(f"etcd watch: {chunk}", unavailable=True)
                 if not chunk:
                     raise EtcdError("etcd watch stream closed", unavailable=True)
                 buffer += chunk
@@ -246,11 +258,12 @@ class EtcdClient:
                         buffer = b""
                         break
                     try:
-                        message, end = decoder.raw_decode(text.decode("utf-8"))
+                        decoded = text.decode("utf-8")
+                        message, end = decoder.raw_decode(decoded)
                     except (ValueError, UnicodeDecodeError):
                         buffer = text
                         break
-                    buffer = text[len(text.decode("utf-8")[:end].encode("utf-8")):]
+                    buffer = decoded[end:].encode("utf-8")
                     result = message.get("result") or {}
                     if "error" in message:
                         raise EtcdError(f"etcd watch: {message['error']}")
@@ -263,4 +276,8 @@ class EtcdClient:
                         yield {"type": event.get("type", "PUT"), "kv": kv, "prev": prev, "revision": kv.mod_revision}
                 yield None
         finally:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, AttributeError):
+                pass
             conn.close()

@@ -698,8 +698,14 @@ class ApiServer:
             except OSError:
                 return False
 
-        self.store.watch(res, req.namespace, req.q("resourceVersion"), req.q("labelSelector", ""), field_selector,
-                         time.monotonic() + seconds, send)
+        try:
+            self.store.watch(res, req.namespace, req.q("resourceVersion"), req.q("labelSelector", ""), field_selector,
+                             time.monotonic() + seconds, send)
+        except ApiError as err:
+            send("ERROR", err.status())
+        except Exception as err:  # pylint: disable=broad-except
+            self.log(0, f"watch {req.path}: {err}")
+            send("ERROR", ApiError(500, "InternalError", f"Internal error occurred: {err}").status())
         try:
             handler.wfile.write(b"0\r\n\r\n")
             handler.wfile.flush()

@@ -547,3 +547,111 @@ spec:
     out = env.kubectl("apply", "-f", "-", stdin=bad)
     if HAVE_VALIDATION:
         assert out.returncode == 1 and 'strict decoding error: unknown field "spec.replcas"' in out.stderr, out.stderr
+
+
+def test_kubelet_csr_bootstrap(env):
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env.client().post("/api/v1/namespaces/kube-system/secrets", _token_secret("csrtok", "0123456789abcdef", later))
+    boot = env.client(token="csrtok.0123456789abcdef")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"), x509.NameAttribute(NameOID.COMMON_NAME, "system:node:n2")]))
+        .sign(key, hashes.SHA256()))
+    pem = csr.public_bytes(serialization.Encoding.PEM)
+    created = boot.post("/apis/certificates.k8s.io/v1/certificatesigningrequests", {
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"generateName": "csr-"},
+        "spec": {"request": base64.b64encode(pem).decode(), "signerName": "kubernetes.io/kube-apiserver-client-kubelet",
+                 "usages": ["digital signature", "client auth"]}})
+    assert created["spec"]["username"] == "system:bootstrap:csrtok"
+    assert "system:bootstrappers" in created["spec"]["groups"]
+    name = created["metadata"]["name"]
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        got = boot.get(f"/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}")
+        if got.get("status", {}).get("certificate"):
+            break
+        time.sleep(0.2)
+    assert [c["type"] for c in got["status"]["conditions"]] == ["Approved"]
+    cert_pem = base64.b64decode(got["status"]["certificate"])
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:n2"
+    node = KubeClient(f"https://127.0.0.1:{PORT1}", ca=env.read("ca.crt"), cert=cert_pem, key=key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    lease = node.post("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+                      {"metadata": {"name": "n2"}, "spec": {"holderIdentity": "n2", "leaseDurationSeconds": 40}})
+    assert lease["spec"]["holderIdentity"] == "n2"
+
+
+def test_big_crd_create_apply_and_annotation_limit(env):
+    path = os.path.join(CRDS, "operator.tigera.io_apiservers.yaml")
+    if not os.path.exists(path):
+        pytest.skip("IRONSTONE_CRDS_DIR: tigera CRDs not found")
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(path, encoding="utf-8") as handle:
+        crd = yaml.safe_load(handle)
+    c = env.client()
+    created = c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    rv = created["metadata"]["resourceVersion"]
+    again = c.patch(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd,
+                    content_type=APPLY_PATCH, query={"fieldManager": "test", "force": "true"})
+    assert again["metadata"]["name"] == crd["metadata"]["name"]
+    noop = c.patch(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}", crd,
+                   content_type=APPLY_PATCH, query={"fieldManager": "test", "force": "true"})
+    assert noop["metadata"]["resourceVersion"] == again["metadata"]["resourceVersion"]
+    assert int(rv) <= int(noop["metadata"]["resourceVersion"])
+    big = {"metadata": {"name": "big", "annotations": {"a": "x" * (256 * 1024)}}}
+    with pytest.raises(ApiError) as err:
+        c.post("/api/v1/namespaces/default/configmaps", big)
+    assert err.value.status == 422 and "metadata.annotations: Too long" in err.value.message
+    big_path = os.path.join(CRDS, "operator.tigera.io_installations.yaml")
+    if KUBECTL and os.path.exists(big_path):
+        out = env.kubectl("apply", "-f", big_path)
+        assert out.returncode == 1 and "Too long" in out.stderr, out.stderr
+
+
+def test_python_client_watch(env):
+    pytest.importorskip("kubernetes")
+    from kubernetes import client as kclient, config as kconfig, watch  # pylint: disable=import-outside-toplevel
+    core = kclient.CoreV1Api(kconfig.new_client_from_config(env.kubeconfig(port=PORT2)))
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    env.client().post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "pw"}})
+    seen = []
+    for event in watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=2):
+        seen.append((event["type"], event["object"].metadata.name))
+    assert ("ADDED", "pw") in seen
+
+
+def test_not_ready_while_etcd_unreachable(env):
+    messages = []
+    flags = [f for f in server_flags(env, 16446) if not f.startswith("--etcd-servers")] + ["--etcd-servers=https://127.0.0.1:23798"]
+    api, httpd, _ = apiserver.build(apiserver.parse_flags(flags), lambda level, msg: messages.append(msg))
+    stop = threading.Event()
+    threading.Thread(target=apiserver.bootstrap, args=(api, api.log, stop), daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
+    try:
+        anon = KubeClient("https://127.0.0.1:16446", ca=env.read("ca.crt"))
+        assert anon.request("GET", "/livez") == "ok"
+        with pytest.raises(ApiError) as err:
+            anon.request("GET", "/readyz")
+        assert err.value.status == 500
+        time.sleep(0.3)
+        assert any("https://127.0.0.1:23798" in m and "refused" in m.lower() for m in messages), messages
+    finally:
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_unsupported_paths_are_explicit(env):
+    c = env.client()
+    c.post("/api/v1/namespaces/default/pods", {"metadata": {"name": "p501"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    with pytest.raises(ApiError) as err:
+        c.get("/api/v1/namespaces/default/pods/p501/log")
+    assert err.value.status == 501 and "not implemented by the stand-in" in err.value.message
+    with pytest.raises(ApiError) as err:
+        c.get("/apis/nope.example.com/v1/things")
+    assert err.value.status == 404
