@@ -26,6 +26,11 @@ from .server import token_expired
 from .store import now_rfc3339
 
 
+ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
+                       "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
+                       "Kubernetes clusters.")
+
+
 def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -210,7 +215,7 @@ class Controllers:
             if ca_pem and self.etcd.get(cm_key)[0] is None:
                 self._create(cm_key, {"kind": "ConfigMap", "apiVersion": "v1", "data": {"ca.crt": ca_pem},
                                       "metadata": self._new_meta("kube-root-ca.crt", name, annotations={
-                                          "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."})})
+                                          "kubernetes.io/description": ROOT_CA_DESCRIPTION})})
 
     # -- default/kubernetes -----------------------------------------------------------------------
     def kubernetes_service(self):

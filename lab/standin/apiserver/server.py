@@ -25,7 +25,7 @@ import urllib.parse
 import yaml
 
 from ..version import git_version
-from . import openapi
+from . import openapi, protobuf
 from .etcd import EtcdError
 from .store import ApiError, bad_request
 
@@ -37,6 +37,8 @@ except ImportError:  # until the separately written module lands
 ALL_ACCESS_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
 NODE_WRITABLE = {"nodes", "pods", "leases", "events", "certificatesigningrequests"}
 READ_VERBS = {"get", "list", "watch"}
+UNIMPLEMENTED_SUBRESOURCES = {"eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token",
+                              "ephemeralcontainers", "resize"}
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 
 
@@ -354,7 +356,7 @@ class ApiServer:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
                 raise self.forbidden(user, method.lower(), None, None, None, None, None, path=path)
             if method not in ("GET", "HEAD"):
-                raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             self.non_resource(handler, path)
             return
         group, version, namespace, plural, name, sub = resource_path
@@ -381,10 +383,9 @@ class ApiServer:
         if not res.namespaced and namespace is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if sub is not None and sub not in res.subresources:
-            raise ApiError(501 if sub in ("eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token", "ephemeralcontainers", "resize") else 404,
-                           "NotImplemented" if sub in ("eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token", "ephemeralcontainers", "resize") else "NotFound",
-                           f"{res.plural}/{sub} is not implemented by the stand-in" if sub in ("eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token", "ephemeralcontainers", "resize")
-                           else "the server could not find the requested resource")
+            if sub in UNIMPLEMENTED_SUBRESOURCES:
+                raise ApiError(501, "NotImplemented", f"{res.plural}/{sub} is not implemented by the stand-in")
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         req = Request(method, path, query)
         req.resource, req.namespace, req.name, req.subresource, req.verb = res, namespace, name, sub, verb
         self.resource_request(handler, req, raw, user)
@@ -463,6 +464,11 @@ class ApiServer:
     # -- resources --------------------------------------------------------------------------------
     def _decode_body(self, handler, raw, req, yaml_ok=False):
         ctype = (handler.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf" and raw:
+            try:
+                return protobuf.decode(raw), []
+            except protobuf.ProtobufError as err:
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request could not be decoded: {err}") from err
         if ctype not in ("application/json", "application/yaml", "application/apply-patch+yaml", "application/json-patch+json",
                          "application/merge-patch+json", "application/strategic-merge-patch+json", "*/*", ""):
             # protobuf / CBOR request bodies: not implemented by the stand-in; 415 makes client-go fall back to JSON
@@ -507,7 +513,7 @@ class ApiServer:
             agent = handler.headers.get("User-Agent") or "unknown"
             manager = agent.split("/")[0] or "unknown"
         if len(manager) > 128:
-            raise bad_request(f"fieldManager: Too long: may not be more than 128 characters")
+            raise bad_request("fieldManager: Too long: may not be more than 128 characters")
         return manager
 
     def resource_request(self, handler, req, raw, user):
@@ -563,7 +569,8 @@ class ApiServer:
             if patch_type is None or (patch_type == "strategic" and res.crd is not None):
                 accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
                 if res.crd is None:
-                    accepted = "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml"
+                    accepted = ("application/json-patch+json, application/merge-patch+json, "
+                                "application/strategic-merge-patch+json, application/apply-patch+yaml")
                 raise ApiError(415, "UnsupportedMediaType",
                                f"the body of the request was in an unknown format - accepted media types include: {accepted}")
             field_validation = self._field_validation(req)

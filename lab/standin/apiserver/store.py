@@ -19,7 +19,6 @@ import uuid
 
 from . import selectors
 from .etcd import EtcdError
-from .registry import CRD_PREFIX
 
 try:
     from . import patching

@@ -6,6 +6,7 @@ with the python `kubernetes` client, the stand-in's own KubeClient, and real kub
 """
 import base64
 import datetime
+import importlib.util
 import json
 import os
 import shutil
@@ -22,7 +23,6 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from lab.standin import apiserver  # noqa: E402  pylint: disable=wrong-import-position
-from lab.standin.apiserver import server as srv  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin.kubeclient import ApiError, KubeClient, APPLY_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH  # noqa: E402  pylint: disable=wrong-import-position
 
 ETCD = shutil.which("etcd")
@@ -32,11 +32,7 @@ CRDS = os.environ.get("IRONSTONE_CRDS_DIR", os.path.join(ROOT, "..", "shared", "
 if not os.path.isdir(CRDS):
     CRDS = "/work/shared/crds/tigera-operator-v1.42.4"
 PORT1, PORT2 = 16443, 16444
-try:
-    from lab.standin.apiserver import validation as _validation  # noqa: F401  pylint: disable=unused-import
-    HAVE_VALIDATION = True
-except ImportError:
-    HAVE_VALIDATION = False
+HAVE_VALIDATION = importlib.util.find_spec("lab.standin.apiserver.validation") is not None
 
 pytestmark = pytest.mark.skipif(ETCD is None, reason="etcd binary not installed")
 
@@ -144,7 +140,7 @@ def _wait_port(port, timeout=20):
 
 def server_flags(env, port):
     return [
-        f"--advertise-address=127.0.0.1", "--allow-privileged=true", "--authorization-mode=Node,RBAC",
+        "--advertise-address=127.0.0.1", "--allow-privileged=true", "--authorization-mode=Node,RBAC",
         f"--client-ca-file={env.path('ca.crt')}", "--enable-admission-plugins=NodeRestriction",
         "--enable-bootstrap-token-auth=true", f"--etcd-cafile={env.path('etcd-ca.crt')}",
         f"--etcd-certfile={env.path('etcd-client.crt')}", f"--etcd-keyfile={env.path('etcd-client.key')}",
@@ -655,3 +651,20 @@ def test_unsupported_paths_are_explicit(env):
     with pytest.raises(ApiError) as err:
         c.get("/apis/nope.example.com/v1/things")
     assert err.value.status == 404
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
+def test_kubectl_imperative_create_uses_protobuf(env):
+    for args in (("create", "configmap", "pb", "--from-literal=a=b", "--from-literal=e="),
+                 ("create", "secret", "generic", "pbs", "--from-literal=p=q"),
+                 ("create", "namespace", "pbns"), ("create", "serviceaccount", "pbsa")):
+        out = env.kubectl(*args)
+        assert out.returncode == 0, out.stderr
+    assert env.client().get("/api/v1/namespaces/default/configmaps/pb")["data"] == {"a": "b", "e": ""}
+    secret = env.client().get("/api/v1/namespaces/default/secrets/pbs")
+    assert secret["type"] == "Opaque" and base64.b64decode(secret["data"]["p"]) == b"q"
+    out = env.kubectl("create", "deployment", "pbd", "--image=nginx")
+    assert out.returncode == 1 and "not implemented by the stand-in" in out.stderr
+    out = env.kubectl("apply", "--dry-run=server", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dryk, namespace: default}\n")
+    assert out.returncode == 0 and "(server dry run)" in out.stdout
+    assert not env.client().exists("/api/v1/namespaces/default/configmaps/dryk")
