@@ -83,7 +83,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def update_managed_fields(old, new, manager, operation):  # pylint: disable=unused-argument
+def update_managed_fields(old, new, manager, operation, api_version=None, now=None, kind_schema=None, subresource=None):  # pylint: disable=unused-argument
     new = copy.deepcopy(new)
     fields = [f for f in (new.get("metadata", {}).get("managedFields") or []) if f.get("manager") != manager or f.get("operation") != operation]
     fields.append({"manager": manager, "operation": operation, "apiVersion": new.get("apiVersion"), "time": _now(),
@@ -92,12 +92,16 @@ def update_managed_fields(old, new, manager, operation):  # pylint: disable=unus
     return new
 
 
-def server_side_apply(live, applied, manager, force, kind_schema=None):  # pylint: disable=unused-argument
+def server_side_apply(live, applied, manager, force, kind_schema=None, now=None, ignore_status=True):  # pylint: disable=unused-argument
     merged = json_merge_patch(live or {}, applied)
     return update_managed_fields(live, merged, manager, "Apply"), []
 
 
-def to_table(kind, group, objects, wide, crd_columns=None):  # pylint: disable=unused-argument
+def apply_conflict_message(conflicts):
+    return f"Apply failed with {len(conflicts)} conflicts: " + "; ".join(conflicts)
+
+
+def to_table(kind, group, objects, wide, crd_columns=None, now=None):  # pylint: disable=unused-argument
     rows = []
     for obj in objects:
         rows.append({"cells": [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")],
@@ -112,7 +116,7 @@ def builtin_schema(api_version, kind):  # pylint: disable=unused-argument
     return None
 
 
-def validate_builtin(obj, field_validation):  # pylint: disable=unused-argument
+def validate_builtin(obj, field_validation, check_metadata=True):  # pylint: disable=unused-argument
     return obj, [], []
 
 
@@ -151,7 +155,7 @@ def _prune(value, schema, path, unknown):
     return value
 
 
-def validate_custom(obj, openapi_v3_schema, field_validation):
+def validate_custom(obj, openapi_v3_schema, field_validation, check_metadata=True, namespaced=False):  # pylint: disable=unused-argument
     unknown = []
     cleaned = _prune(obj, openapi_v3_schema or {}, "", unknown)
     messages = [f'unknown field "{p}"' for p in unknown]

@@ -639,7 +639,7 @@ class ApiServer:
         columns = None
         if res.crd is not None:
             columns = res.crd_version().get("additionalPrinterColumns")
-        table = tables.to_table(res.kind, res.group, objects, True, columns)
+        table = tables.to_table(res.kind, res.group, objects, True, columns, datetime.datetime.now(datetime.timezone.utc))
         include = req.q("includeObject", "Metadata")
         for row, obj in zip(table.get("rows") or [], objects):
             if include == "None":

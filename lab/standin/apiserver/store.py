@@ -192,11 +192,13 @@ class Store:
     # -- validation -----------------------------------------------------------------------------
     def validate(self, res, obj, field_validation, name=None):
         """(cleaned obj, warnings); raises 400 for strict decoding errors, 422 for invalid objects."""
-        errors = list(validation.validate_metadata(obj, res.namespaced))
+        errors = []
         if res.crd is not None:
-            cleaned, warnings, more = validation.validate_custom(obj, res.version_schema() or {}, field_validation)
+            cleaned, warnings, more = validation.validate_custom(obj, res.version_schema() or {}, field_validation,
+                                                                 check_metadata=True, namespaced=res.namespaced)
         else:
-            cleaned, warnings, more = validation.validate_builtin(obj, field_validation)
+            errors = list(validation.validate_metadata(obj, res.namespaced))
+            cleaned, warnings, more = validation.validate_builtin(obj, field_validation, check_metadata=False)
         strict = [e for e in more if STRICT_RE.match(e)]
         errors.extend(e for e in more if not STRICT_RE.match(e))
         if strict:
@@ -348,7 +350,8 @@ class Store:
         self.prepare_create(res, obj, user, dry_run)
         if res.kind == "CustomResourceDefinition" and not dry_run:
             self._crd_names_free(obj)
-        obj = patching.update_managed_fields(None, obj, manager, "Update") if "managedFields" not in meta or not validated else obj
+        if not validated:
+            obj = managed(None, obj, res, manager)
         obj = _clean(obj)
         if dry_run:
             return obj, warnings
@@ -400,7 +403,8 @@ class Store:
             if errors:
                 raise invalid(res, name, errors)
             new["status"] = crd_status(new, old)
-        new = patching.update_managed_fields(old, new, manager, operation) if operation != "Apply" else new
+        if operation != "Apply":
+            new = managed(old, new, res, manager, subresource if subresource in ("status", "approval") else None)
         new = _clean(new)
         return self._write(res, namespace, name, old, new, dry_run) + (warnings, False)
 
@@ -506,7 +510,7 @@ class Store:
             elif patch_type == "strategic":
                 if not isinstance(body, dict):
                     raise bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
-                patched = patching.strategic_merge_patch(base, body, validation.builtin_schema(res.api_version, res.kind))
+                patched = patching.strategic_merge_patch(base, body, kind_schema(res))
             else:
                 raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {patch_type}")
         except patching.PatchError as err:
@@ -540,16 +544,15 @@ class Store:
         if res.namespaced:
             applied["metadata"]["namespace"] = namespace
         cleaned, warnings = self.validate(res, applied, field_validation, name)
-        schema = validation.builtin_schema(res.api_version, res.kind) if res.crd is None else None
         live = None
         if old is not None:
             live = copy.deepcopy(old)
-        merged, conflicts = patching.server_side_apply(live, cleaned, manager, force, schema)
+        merged, conflicts = patching.server_side_apply(live, cleaned, manager, force, kind_schema(res), now_rfc3339(),
+                                                       ignore_status=subresource != "status")
         if conflicts and not force:
-            count = len(conflicts)
-            text = conflicts[0] if count == 1 else "\n".join("- " + c for c in conflicts)
-            raise ApiError(409, "Conflict", f"Apply failed with {count} conflict{'s' if count > 1 else ''}: {text}",
-                           {"causes": [{"reason": "FieldManagerConflict", "message": c} for c in conflicts]})
+            raise ApiError(409, "Conflict", patching.apply_conflict_message(conflicts),
+                           {"causes": [{"reason": "FieldManagerConflict", "message": c.split(": ", 1)[0],
+                                        "field": c.rsplit(": ", 1)[-1]} for c in conflicts]})
         merged.setdefault("metadata", {})
         if old is None:
             if subresource:
@@ -718,6 +721,21 @@ class Store:
     @staticmethod
     def _match(labels, fields, obj):
         return selectors.match_labels(labels, obj.get("metadata", {}).get("labels")) and selectors.match_fields(fields, obj)
+
+
+def kind_schema(res):
+    """The schema patching.py wants: a CRD version's openAPIV3Schema or the built-in kind's schema."""
+    if res.crd is not None:
+        return res.version_schema() or {}
+    return validation.builtin_schema(res.api_version, res.kind)
+
+
+def managed(old, new, res, manager, subresource=None):
+    """metadata.managedFields after a create/update/patch (operation Update)."""
+    if res.crd is not None:
+        return patching.update_managed_fields(old, new, manager, "Update", res.api_version, now_rfc3339(),
+                                              kind_schema=kind_schema(res), subresource=subresource)
+    return patching.update_managed_fields(old, new, manager, "Update", res.api_version, now_rfc3339(), subresource=subresource)
 
 
 def _has_rv(body, patch_type):
