@@ -344,8 +344,7 @@ def test_authz_reader_and_node(env):
                                  'in the namespace "default"')
     node = env.client("node1")
     node.post("/api/v1/nodes", {"metadata": {"name": "n1", "labels": {"kubernetes.io/hostname": "n1"}},
-                                "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
-                                           "nodeInfo": {"kubeletVersion": "v1.32.3"}}})
+                                "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}})
     assert env.client().get("/api/v1/nodes/n1")["status"]["addresses"][0]["address"] == "10.0.0.1"
     with pytest.raises(Exception):
         env.client("stranger").get("/api/v1/nodes")
@@ -668,3 +667,54 @@ def test_kubectl_imperative_create_uses_protobuf(env):
     out = env.kubectl("apply", "--dry-run=server", "-f", "-", stdin="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dryk, namespace: default}\n")
     assert out.returncode == 0 and "(server dry run)" in out.stdout
     assert not env.client().exists("/api/v1/namespaces/default/configmaps/dryk")
+
+
+@pytest.mark.skipif(not HAVE_VALIDATION, reason="validation.py (built-in schemas) not present")
+def test_field_validation_of_builtin_kinds(env):
+    import http.client  # pylint: disable=import-outside-toplevel
+    c = env.client()
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "fv"},
+           "spec": {"replcas": 2, "selector": {"matchLabels": {"a": "b"}},
+                    "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    with pytest.raises(ApiError) as err:
+        c.post("/apis/apps/v1/namespaces/default/deployments", dep, query={"fieldValidation": "Strict"})
+    assert err.value.status == 400
+    assert err.value.message == ('Deployment in version "v1" cannot be handled as a Deployment: '
+                                 'strict decoding error: unknown field "spec.replcas"')
+    conn = http.client.HTTPSConnection("127.0.0.1", PORT1, context=c.context, timeout=10)
+    conn.request("POST", "/apis/apps/v1/namespaces/default/deployments", body=json.dumps(dep),
+                 headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    conn.close()
+    assert response.status == 201 and "replcas" not in body["spec"]
+    assert response.getheader("Warning") == '299 - "unknown field \\"spec.replcas\\""'
+    ignored = c.post("/apis/apps/v1/namespaces/default/deployments", dict(dep, metadata={"name": "fv2"}),
+                     query={"fieldValidation": "Ignore"})
+    assert "replcas" not in ignored["spec"]
+    bad = dict(dep, metadata={"name": "fv3"}, spec=dict(dep["spec"], replicas="three"))
+    bad["spec"].pop("replcas")
+    with pytest.raises(ApiError) as err:
+        c.post("/apis/apps/v1/namespaces/default/deployments", bad)
+    assert err.value.status == 422 and err.value.message.startswith('Deployment.apps "fv3" is invalid: ')
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
+@pytest.mark.xfail(reason="patching.server_side_apply drops spec.template.metadata.labels after kubectl's client-side to "
+                          "server-side apply migration (fieldsV1 with '.' entries); fix belongs in patching.py", strict=False)
+def test_kubectl_client_side_then_server_side_apply(env):
+    manifest = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: mig, namespace: default, labels: {app: mig}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: mig}}
+  template:
+    metadata: {labels: {app: mig}}
+    spec: {containers: [{name: c, image: nginx}]}
+"""
+    assert env.kubectl("apply", "-f", "-", stdin=manifest).returncode == 0
+    out = env.kubectl("apply", "--server-side", "-f", "-", stdin=manifest)
+    assert out.returncode == 0 and "Warning" not in out.stderr, out.stderr
+    out = env.kubectl("apply", "--server-side", "-f", "-", stdin=manifest.replace("replicas: 2", "replicas: 3"))
+    assert out.returncode == 0, out.stderr
