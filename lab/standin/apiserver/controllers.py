@@ -5,9 +5,10 @@ Each loop is idempotent and leader-less, so three API servers running them at on
 - bootstrapsigner: `jws-kubeconfig-<id>` entries of `kube-public/cluster-info` for every valid bootstrap
   token with `usage-bootstrap-signing`, removed for expired or deleted tokens;
 - tokencleaner: deletes expired bootstrap-token Secrets;
-- csrapproving + csrsigning: approves and signs kubelet client CSRs
-  (`kubernetes.io/kube-apiserver-client-kubelet`, CN `system:node:<name>`, O `system:nodes`) requested by
-  `system:bootstrappers` or `system:nodes`, with the `ca.key` next to `--client-ca-file`;
+- csrapproving + csrsigning: approves kubelet client CSRs (`kubernetes.io/kube-apiserver-client-kubelet`,
+  CN `system:node:<name>`, O `system:nodes`) requested by `system:bootstrappers` or `system:nodes`, and signs
+  every approved CSR of the kubernetes.io client, client-kubelet and kubelet-serving signers with the
+  `ca.key` next to `--client-ca-file`;
 - serviceaccount + root-ca-cert-publisher: a `default` ServiceAccount and a `kube-root-ca.crt` ConfigMap
   in every namespace;
 - the API server's own `default/kubernetes` Service and Endpoints (each server adds its address).
@@ -29,6 +30,9 @@ from .store import now_rfc3339
 ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
                        "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
                        "Kubernetes clusters.")
+
+
+SIGNERS = ("kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kube-apiserver-client", "kubernetes.io/kubelet-serving")
 
 
 def _b64url(data):
@@ -135,13 +139,16 @@ class Controllers:
         for kv in kvs:
             csr = json.loads(kv.value)
             spec, status = csr.get("spec") or {}, csr.get("status") or {}
-            if spec.get("signerName") != "kubernetes.io/kube-apiserver-client-kubelet":
+            signer = spec.get("signerName")
+            if signer not in SIGNERS:
                 continue
             conditions = status.get("conditions") or []
             types = {c.get("type") for c in conditions}
             if "Denied" in types or "Failed" in types or status.get("certificate"):
                 continue
             if "Approved" not in types:
+                if signer != "kubernetes.io/kube-apiserver-client-kubelet":
+                    continue  # waits for a person (kubectl certificate approve), as on a real cluster
                 problem = self._kubelet_csr_problem(csr)
                 if problem:
                     continue
@@ -185,15 +192,21 @@ class Controllers:
         request = x509.load_pem_x509_csr(base64.b64decode(spec["request"]))
         now = datetime.datetime.now(datetime.timezone.utc)
         seconds = int(spec.get("expirationSeconds") or 365 * 24 * 3600)
+        usages = [oid for name, oid in (("client auth", ExtendedKeyUsageOID.CLIENT_AUTH), ("server auth", ExtendedKeyUsageOID.SERVER_AUTH))
+                  if name in (spec.get("usages") or [])] or [ExtendedKeyUsageOID.CLIENT_AUTH]
         cert = (x509.CertificateBuilder().subject_name(request.subject).issuer_name(ca_cert.subject)
                 .public_key(request.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(seconds=seconds))
                 .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, content_commitment=False,
                                              data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                              crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .sign(ca_key, hashes.SHA256()))
+                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+        try:
+            cert = cert.add_extension(request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, critical=False)
+        except x509.ExtensionNotFound:
+            pass
+        cert = cert.sign(ca_key, hashes.SHA256())
         return cert.public_bytes(serialization.Encoding.PEM)
 
     # -- per-namespace defaults ------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """STAND-IN kube-apiserver: decoding of Kubernetes protobuf request bodies for a few core kinds.
 
-client-go's typed clients (kubectl's imperative `create configmap|secret|namespace|serviceaccount`)
+client-go's typed clients (kubectl's imperative `create configmap|secret|namespace|serviceaccount`,
+`drain` (Eviction), `certificate approve|deny` (CertificateSigningRequest))
 send `application/vnd.kubernetes.protobuf`: the `k8s\\0` magic, then a runtime.Unknown envelope
 (typeMeta=1, raw=2) holding the object.  The stand-in knows the field numbers of ConfigMap, Secret,
-Namespace and ServiceAccount (and ObjectMeta); every other protobuf body is refused with 415
+Namespace, ServiceAccount, Eviction and CertificateSigningRequest (and ObjectMeta); every other protobuf body is refused with 415
 "not implemented by the stand-in".  Answers are always JSON.
 """
 
@@ -62,7 +63,17 @@ OBJECT_META = {1: ("name", "s"), 2: ("generateName", "s"), 3: ("namespace", "s")
                13: ("ownerReferences", ("rm", OWNER_REF)), 14: ("finalizers", "rs")}
 OBJECT_REF = {1: ("kind", "s"), 2: ("namespace", "s"), 3: ("name", "s"), 4: ("uid", "s"), 5: ("apiVersion", "s"),
               6: ("resourceVersion", "s"), 7: ("fieldPath", "s")}
+DELETE_OPTIONS = {1: ("gracePeriodSeconds", "i"), 2: ("preconditions", ("m", {1: ("uid", "s"), 2: ("resourceVersion", "s")})),
+                  3: ("orphanDependents", "t"), 4: ("propagationPolicy", "s"), 5: ("dryRun", "rs")}
+CSR_CONDITION = {1: ("type", "s"), 6: ("status", "s"), 2: ("reason", "s"), 3: ("message", "s"), 4: ("lastUpdateTime", "T"),
+                 5: ("lastTransitionTime", "T")}
+CSR_SPEC = {1: ("request", "b"), 7: ("signerName", "s"), 8: ("expirationSeconds", "i"), 5: ("usages", "rs"), 2: ("username", "s"),
+            3: ("uid", "s"), 4: ("groups", "rs")}
 KINDS = {
+    ("policy/v1", "Eviction"): {1: ("metadata", ("m", OBJECT_META)), 2: ("deleteOptions", ("m", DELETE_OPTIONS))},
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): {
+        1: ("metadata", ("m", OBJECT_META)), 2: ("spec", ("m", CSR_SPEC)),
+        3: ("status", ("m", {1: ("conditions", ("rm", CSR_CONDITION)), 2: ("certificate", "b")}))},
     ("v1", "ConfigMap"): {1: ("metadata", ("m", OBJECT_META)), 2: ("data", "ms"), 3: ("binaryData", "mb"), 4: ("immutable", "t")},
     ("v1", "Secret"): {1: ("metadata", ("m", OBJECT_META)), 2: ("data", "mb"), 3: ("type", "s"), 4: ("stringData", "ms"),
                        5: ("immutable", "t")},
@@ -93,7 +104,8 @@ def _message(raw, schema):
             if value:
                 out[name] = value.decode("utf-8")
         elif kind == "b":
-            out[name] = base64.b64encode(value).decode("ascii")
+            if value:
+                out[name] = base64.b64encode(value).decode("ascii")
         elif kind == "i":
             if value:
                 out[name] = value

@@ -27,7 +27,7 @@ import yaml
 from ..version import git_version
 from . import openapi, protobuf
 from .etcd import EtcdError
-from .store import ApiError, bad_request
+from .store import ApiError, bad_request, evict
 
 try:
     from . import tables
@@ -382,7 +382,8 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if not res.namespaced and namespace is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
-        if sub is not None and sub not in res.subresources:
+        if sub is not None and sub not in res.subresources and not (sub == "eviction" and res.kind == "Pod" and verb == "create") \
+                and not (sub == "scale" and res.kind in ("Deployment", "StatefulSet", "ReplicaSet") and verb in ("get", "update", "patch")):
             if sub in UNIMPLEMENTED_SUBRESOURCES:
                 raise ApiError(501, "NotImplemented", f"{res.plural}/{sub} is not implemented by the stand-in")
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -458,6 +459,12 @@ class ApiServer:
             for sub in res.subresources:
                 resources.append({"name": f"{res.plural}/{sub}", "singularName": "", "namespaced": res.namespaced,
                                   "kind": res.kind, "verbs": ["get", "patch", "update"]})
+            if res.kind == "Pod" and not res.group:
+                resources.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                                  "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+            if res.kind in ("Deployment", "StatefulSet", "ReplicaSet") and res.group == "apps":
+                resources.append({"name": f"{res.plural}/scale", "singularName": "", "namespaced": True, "group": "autoscaling",
+                                  "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]})
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
                 "resources": resources}
 
@@ -520,6 +527,9 @@ class ApiServer:
         res, verb = req.resource, req.verb
         store = self.store
         headers = []
+        if req.subresource == "scale":
+            self.scale(handler, req, raw)
+            return
         if verb in ("get", "list", "watch"):
             if verb == "get" and req.subresource in (None, "status", "approval"):
                 obj = store.must_read(res, req.namespace, req.name)
@@ -544,7 +554,12 @@ class ApiServer:
         if verb in ("create", "update", "patch") and req.q("force") is not None and not (verb == "patch" and
                                                                                           "apply-patch" in (handler.headers.get("Content-Type") or "")):
             raise bad_request("force flag is only allowed for apply patches" if verb == "patch" else "force flag is not allowed for this request")
-        if verb == "create":
+        if verb == "create" and req.subresource == "eviction" and res.kind == "Pod":
+            body, _ = self._decode_body(handler, raw, req)
+            result = evict(store, res, self.registry.lookup("policy", "v1", "poddisruptionbudgets"), req.namespace, req.name,
+                           body, dry_run)
+            self.send_json(handler, 201, result)
+        elif verb == "create":
             if req.name is not None:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
             field_validation = self._field_validation(req)
@@ -599,6 +614,59 @@ class ApiServer:
                                           "metadata": {"resourceVersion": str(revision)}, "items": deleted})
         else:
             raise ApiError(501, "NotImplemented", f"{verb} {res.plural} is not implemented by the stand-in")
+
+    @staticmethod
+    def _scale_of(obj):
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+        for expr in selector.get("matchExpressions") or []:
+            op = {"In": "in", "NotIn": "notin"}.get(expr.get("operator"))
+            if op:
+                parts.append(f"{expr['key']} {op} ({','.join(expr.get('values') or [])})")
+            elif expr.get("operator") == "Exists":
+                parts.append(expr["key"])
+            else:
+                parts.append("!" + expr["key"])
+        meta = obj["metadata"]
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0), "selector": ",".join(parts)}}
+
+    def scale(self, handler, req, raw):
+        """The autoscaling/v1 Scale subresource of deployments, statefulsets and replicasets."""
+        res, store = req.resource, self.store
+        parent = store.must_read(res, req.namespace, req.name)
+        current = self._scale_of(parent)
+        if req.verb == "get":
+            self.send_json(handler, 200, current)
+            return
+        if req.verb not in ("update", "patch"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        body, _ = self._decode_body(handler, raw, req)
+        if req.verb == "update":
+            wanted = body
+        else:
+            ctype = (handler.headers.get("Content-Type") or "").split(";")[0].strip()
+            if ctype == "application/json-patch+json":
+                wanted = store_patching().json_patch(current, body)
+            elif ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                wanted = store_patching().json_merge_patch(current, body)
+            else:
+                raise ApiError(415, "UnsupportedMediaType", f"{ctype} patches of the scale subresource are not implemented by the stand-in")
+        expected = (wanted.get("metadata") or {}).get("resourceVersion")
+        if req.verb == "update" and expected and expected != parent["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {res.group_resource} "{req.name}": the object has been '
+                           "modified; please apply your changes to the latest version and try again")
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ApiError(422, "Invalid", f'Scale.autoscaling "{req.name}" is invalid: spec.replicas: Invalid value: {json.dumps(replicas)}: '
+                           "must be greater than or equal to 0")
+        updated = json.loads(json.dumps(parent))
+        updated.setdefault("spec", {})["replicas"] = replicas
+        obj, _, _ = store.update(res, req.namespace, req.name, updated, self._manager(handler, req), "Ignore", self._dry_run(req),
+                                 old=parent)
+        self.send_json(handler, 200, self._scale_of(obj))
 
     @staticmethod
     def _dups(res, dups, field_validation):
@@ -718,6 +786,11 @@ class ApiServer:
             handler.wfile.flush()
         except OSError:
             pass
+
+
+def store_patching():
+    from . import store as store_mod  # pylint: disable=import-outside-toplevel
+    return store_mod.patching
 
 
 def _truthy(value):

@@ -864,3 +864,79 @@ def crd_status(crd, old):
                        condition("Established", "InitialNamesAccepted", "the initial names have been accepted")],
         "storedVersions": stored,
     }
+
+
+# -- eviction (policy/v1 Eviction on pods/eviction) ---------------------------------------------------
+def _selector_matches(selector, labels):
+    """A metav1.LabelSelector (policy/v1: an empty selector matches every pod; null matches none)."""
+    if selector is None:
+        return False
+    labels = labels or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _pod_ready(pod):
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _scaled(value, total, round_up=True):
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    if text.endswith("%"):
+        fraction = int(text[:-1]) * total / 100.0
+        whole = int(fraction)
+        return whole + 1 if round_up and fraction > whole else whole
+    return int(text)
+
+
+def evict(store, pod_res, pdb_res, namespace, name, body, dry_run=False):
+    """Evict a pod, honouring its PodDisruptionBudget.  The budget's allowed disruptions are computed from
+    the pods' Ready conditions at request time (there is no disruption controller in the stand-in)."""
+    if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
+        raise bad_request("the body of the request must be a policy/v1 Eviction")
+    if (body.get("metadata") or {}).get("name") not in (None, name):
+        raise bad_request("name in URL does not match name in Eviction object")
+    pod = store.must_read(pod_res, namespace, name)
+    options = body.get("deleteOptions") or {}
+    phase = (pod.get("status") or {}).get("phase")
+    if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
+        pdbs = [p for p in store.list(pdb_res, namespace)[0]
+                if _selector_matches((p.get("spec") or {}).get("selector"), pod["metadata"].get("labels"))]
+        if len(pdbs) > 1:
+            raise ApiError(500, "InternalError", "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.")
+        if pdbs:
+            pdb = pdbs[0]
+            spec = pdb.get("spec") or {}
+            selected = [p for p in store.list(pod_res, namespace)[0]
+                        if _selector_matches(spec.get("selector"), p["metadata"].get("labels"))
+                        and not p["metadata"].get("deletionTimestamp")]
+            expected = len(selected)
+            healthy = sum(1 for p in selected if _pod_ready(p))
+            if "minAvailable" in spec:
+                desired = _scaled(spec["minAvailable"], expected)
+            elif "maxUnavailable" in spec:
+                desired = max(0, expected - _scaled(spec["maxUnavailable"], expected))
+            else:
+                desired = 0
+            allowed = healthy - desired
+            if _pod_ready(pod) and allowed <= 0 or not _pod_ready(pod) and healthy < desired:
+                raise ApiError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                               {"causes": [{"reason": "DisruptionBudget",
+                                            "message": f"The disruption budget {pdb['metadata']['name']} needs {desired} healthy pods "
+                                                       f"and has {healthy} currently"}]})
+    store.delete(pod_res, namespace, name, options, dry_run)
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

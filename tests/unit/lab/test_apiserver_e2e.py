@@ -718,3 +718,75 @@ spec:
     assert out.returncode == 0 and "Warning" not in out.stderr, out.stderr
     out = env.kubectl("apply", "--server-side", "-f", "-", stdin=manifest.replace("replicas: 2", "replicas: 3"))
     assert out.returncode == 0, out.stderr
+
+
+def test_eviction_and_scale(env):
+    c = env.client()
+    c.post("/api/v1/namespaces", {"metadata": {"name": "ev"}})
+    for name in ("e1", "e2"):
+        c.post("/api/v1/namespaces/ev/pods", {"metadata": {"name": name, "labels": {"app": "e"}},
+                                              "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}})
+        c.patch(f"/api/v1/namespaces/ev/pods/{name}/status", {"status": {"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True"}]}})
+    c.post("/apis/policy/v1/namespaces/ev/poddisruptionbudgets", {"metadata": {"name": "pdb"},
+                                                                  "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "e"}}}})
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "e1", "namespace": "ev"}}
+    with pytest.raises(ApiError) as err:
+        c.post("/api/v1/namespaces/ev/pods/e1/eviction", eviction)
+    assert err.value.status == 429 and "disruption budget" in err.value.message
+    c.patch("/apis/policy/v1/namespaces/ev/poddisruptionbudgets/pdb", {"spec": {"minAvailable": 1}})
+    assert c.post("/api/v1/namespaces/ev/pods/e1/eviction", eviction)["status"] == "Success"
+    assert not c.exists("/api/v1/namespaces/ev/pods/e1")
+    resources = {r["name"]: r for r in c.get("/api/v1")["resources"]}
+    assert resources["pods/eviction"]["kind"] == "Eviction"
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "sc"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "s"}},
+                    "template": {"metadata": {"labels": {"a": "s"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    c.post("/apis/apps/v1/namespaces/ev/deployments", dep)
+    scale = c.get("/apis/apps/v1/namespaces/ev/deployments/sc/scale")
+    assert scale["spec"]["replicas"] == 1 and scale["status"]["selector"] == "a=s"
+    if KUBECTL:
+        out = env.kubectl("scale", "-n", "ev", "deployment/sc", "--replicas=3")
+        assert out.returncode == 0, out.stderr
+    else:
+        c.patch("/apis/apps/v1/namespaces/ev/deployments/sc/scale", {"spec": {"replicas": 3}})
+    got = c.get("/apis/apps/v1/namespaces/ev/deployments/sc")
+    assert got["spec"]["replicas"] == 3 and got["metadata"]["generation"] == 2
+    c.delete("/api/v1/namespaces/ev")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
+def test_kubectl_drain_and_certificate_approve(env):
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+    c = env.client()
+    c.post("/api/v1/nodes", {"metadata": {"name": "dn"}})
+    c.post("/api/v1/namespaces", {"metadata": {"name": "dr"}})
+    c.post("/api/v1/namespaces/dr/pods", {"metadata": {"name": "dp"}, "spec": {"nodeName": "dn", "containers": [{"name": "c", "image": "x"}]}})
+    c.patch("/api/v1/namespaces/dr/pods/dp/status", {"status": {"phase": "Running"}})
+    out = env.kubectl("drain", "dn", "--force", "--timeout=20s")
+    assert out.returncode == 0 and "node/dn drained" in out.stdout, out.stderr
+    assert c.get("/api/v1/nodes/dn")["spec"]["unschedulable"] is True
+    assert not c.exists("/api/v1/namespaces/dr/pods/dp")
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"), x509.NameAttribute(NameOID.COMMON_NAME, "system:node:dn")]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("dn")]), critical=False).sign(key, hashes.SHA256()))
+    env.client("node1").post("/apis/certificates.k8s.io/v1/certificatesigningrequests", {
+        "metadata": {"name": "serving-dn"}, "spec": {
+            "request": base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode(),
+            "signerName": "kubernetes.io/kubelet-serving", "usages": ["digital signature", "server auth"]}})
+    time.sleep(1.2)
+    assert "certificate" not in c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests/serving-dn").get("status", {})
+    out = env.kubectl("certificate", "approve", "serving-dn")
+    assert out.returncode == 0, out.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        status = c.get("/apis/certificates.k8s.io/v1/certificatesigningrequests/serving-dn").get("status", {})
+        if status.get("certificate"):
+            break
+        time.sleep(0.2)
+    cert = x509.load_pem_x509_certificate(base64.b64decode(status["certificate"]))
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["dn"]
