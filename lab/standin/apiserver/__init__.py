@@ -10,6 +10,7 @@ lab needs is simulated by background loops (see controllers.py).
 """
 
 import ipaddress
+import os
 import ssl
 import sys
 import threading
@@ -31,7 +32,7 @@ BOOL_FLAGS = {
     "audit-webhook-truncate-enabled", "disable-http2-serving", "permit-address-sharing", "permit-port-sharing",
     "encryption-provider-config-automatic-reload", "enable-logs-handler", "log-json-split-stream",
     "log-text-split-stream", "aggregator-reject-forwarding-redirect", "allow-metric-labels-manifest-enabled",
-    "help", "enable-admission-plugins-all",
+    "help",
 }
 VALUE_FLAGS = {
     "advertise-address", "authorization-mode", "client-ca-file", "enable-admission-plugins", "disable-admission-plugins",
@@ -70,10 +71,8 @@ VALUE_FLAGS = {
     "identity-lease-renew-interval-seconds", "allow-metric-labels", "allow-metric-labels-manifest", "disabled-metrics",
     "show-hidden-metrics-for-version", "log-flush-frequency", "logging-format", "log-json-info-buffer-size",
     "log-text-info-buffer-size", "tracing-config-file", "debug-socket-path", "cloud-provider-gce-lb-src-cidrs",
-    "cloud-provider-gce-l7lb-src-cidrs", "profiling-path",
+    "cloud-provider-gce-l7lb-src-cidrs",
 }
-BOOL_FLAGS.discard("enable-admission-plugins-all")
-VALUE_FLAGS.discard("profiling-path")
 SHORT = {"v": "v", "h": "help"}
 
 
@@ -226,8 +225,13 @@ def bootstrap(api, log, stop):
             delay = min(delay * 2, 10.0)
 
 
+VENDOR_DIR = "/usr/lib/ironstone-standin/vendor"
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if os.path.isdir(VENDOR_DIR) and VENDOR_DIR not in sys.path:
+        sys.path.insert(0, VENDOR_DIR)  # kubernetes-validate and its dependencies, on a node
     try:
         values = parse_flags(argv)
     except FlagError as err:

@@ -239,13 +239,13 @@ class Controllers:
         svc_key = "/registry/services/specs/default/kubernetes"
         if self.etcd.get(svc_key)[0] is None:
             first = self.options["first_service_ip"]
-            if self.etcd.create(f"/registry/standin/serviceips/{first}", "kubernetes") is not None or True:
-                self._create(svc_key, {"kind": "Service", "apiVersion": "v1",
-                                       "metadata": self._new_meta("kubernetes", "default", labels={"component": "apiserver", "provider": "kubernetes"}),
-                                       "spec": {"ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": port}],
-                                                "clusterIP": first, "clusterIPs": [first], "type": "ClusterIP", "sessionAffinity": "None",
-                                                "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"},
-                                       "status": {"loadBalancer": {}}})
+            self.etcd.create(f"/registry/standin/serviceips/{first}", "kubernetes")  # None: already reserved
+            self._create(svc_key, {"kind": "Service", "apiVersion": "v1",
+                                   "metadata": self._new_meta("kubernetes", "default", labels={"component": "apiserver", "provider": "kubernetes"}),
+                                   "spec": {"ports": [{"name": "https", "protocol": "TCP", "port": 443, "targetPort": port}],
+                                            "clusterIP": first, "clusterIPs": [first], "type": "ClusterIP", "sessionAffinity": "None",
+                                            "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"},
+                                   "status": {"loadBalancer": {}}})
         ep_key = "/registry/services/endpoints/default/kubernetes"
         kv, _ = self.etcd.get(ep_key)
         if kv is None:

@@ -250,6 +250,9 @@ class Store:
             spec.pop("uid", None)
             obj["status"] = {}
         elif kind == "CustomResourceDefinition":
+            names = obj.setdefault("spec", {}).setdefault("names", {})
+            names.setdefault("singular", str(names.get("kind", "")).lower())
+            names.setdefault("listKind", f"{names.get('kind', '')}List")
             obj["status"] = crd_status(obj, None)
         elif kind == "Service":
             self._allocate_service(obj, dry_run)
@@ -285,8 +288,10 @@ class Store:
             else:
                 chosen = None
                 hosts = self.service_net.num_addresses - 2
+                # like the real allocator, dynamic addresses avoid the low "static" band (where kube-dns asks for .10)
+                static = min(max(16, hosts // 16), 256) if hosts > 32 else 1
                 for _ in range(64):
-                    candidate = str(self.service_net.network_address + random.randint(2, max(2, min(hosts, 4094))))
+                    candidate = str(self.service_net.network_address + random.randint(static + 1, max(static + 1, min(hosts, static + 4094))))
                     if dry_run or self.etcd.create(f"/registry/standin/serviceips/{candidate}", svc["metadata"]["name"]) is not None:
                         chosen = candidate
                         break

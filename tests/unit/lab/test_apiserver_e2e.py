@@ -790,3 +790,26 @@ def test_kubectl_drain_and_certificate_approve(env):
         time.sleep(0.2)
     cert = x509.load_pem_x509_certificate(base64.b64decode(status["certificate"]))
     assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName) == ["dn"]
+
+
+def test_process_banner_and_wrong_etcd_ca(env):
+    flags = [f for f in server_flags(env, 16447) if not f.startswith(("--etcd-cafile", "--etcd-servers"))]
+    flags += [f"--etcd-cafile={env.path('ca.crt')}", "--etcd-servers=https://127.0.0.1:23790"]
+    code = "import sys; sys.path.insert(0, %r); from lab.standin.apiserver import main; sys.exit(main(sys.argv[1:]))" % ROOT
+    proc = subprocess.Popen([sys.executable, "-c", code, *flags], stderr=subprocess.PIPE, text=True)  # pylint: disable=consider-using-with
+    try:
+        first = proc.stderr.readline()
+        assert "STAND-IN" in first
+        deadline = time.time() + 15
+        seen = ""
+        while time.time() < deadline and "CERTIFICATE_VERIFY_FAILED" not in seen:
+            seen += proc.stderr.readline()
+        assert "https://127.0.0.1:23790" in seen and "CERTIFICATE_VERIFY_FAILED" in seen, seen
+        anon = KubeClient("https://127.0.0.1:16447", ca=env.read("ca.crt"))
+        with pytest.raises(ApiError) as err:
+            anon.request("GET", "/readyz")
+        assert err.value.status == 500
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stderr.close()
