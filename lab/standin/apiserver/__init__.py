@@ -193,7 +193,7 @@ def build(values, log):
         httpd = TLSServer((bind, options["secure_port"]), context, api)
     except OSError as err:
         raise FlagError(f"failed to listen on {bind}:{options['secure_port']}: {err}") from err
-    ctl = controllers_mod.Controllers(etcd, options, log)
+    ctl = controllers_mod.Controllers(etcd, options, log, registry=registry)
     return api, httpd, ctl
 
 

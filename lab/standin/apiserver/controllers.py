@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import threading
+import time
 import uuid
 
 from .server import token_expired
@@ -47,7 +48,9 @@ def detached_jws(payload, token_id, secret):
 
 
 class Controllers:
-    def __init__(self, etcd, options, log, interval=2.0):
+    def __init__(self, etcd, options, log, interval=2.0, registry=None):
+        self.registry = registry
+        self._gc_due = 0.0
         self.etcd = etcd
         self.options = options
         self.log = log
@@ -62,7 +65,7 @@ class Controllers:
 
     def run(self):
         while not self.stop.is_set():
-            for step in (self.tokens, self.csrs, self.namespaces, self.kubernetes_service):
+            for step in (self.tokens, self.csrs, self.namespaces, self.kubernetes_service, self.garbage_collector):
                 try:
                     step()
                 except Exception as err:  # pylint: disable=broad-except
@@ -261,3 +264,28 @@ class Controllers:
             addresses.sort(key=lambda a: a["ip"])
             ep["subsets"] = subsets
             self._update(ep_key, ep, kv.mod_revision)
+
+    # -- garbage collector -------------------------------------------------------------------------
+    def garbage_collector(self, force=False):
+        """Background deletion of objects whose every owner (metadata.ownerReferences) is gone."""
+        if self.registry is None or (not force and time.monotonic() < self._gc_due):
+            return
+        self._gc_due = time.monotonic() + 5 * self.interval
+        resources = self.registry.all()
+        uids = {}
+        dependents = []
+        for res in resources:
+            kvs, _, _ = self.etcd.list(res.storage_prefix())
+            for kv in kvs:
+                obj = json.loads(kv.value)
+                meta = obj.get("metadata") or {}
+                uids[meta.get("uid")] = (res.kind, meta.get("namespace"))
+                if meta.get("ownerReferences"):
+                    dependents.append((kv, obj))
+        for kv, obj in dependents:
+            meta = obj["metadata"]
+            alive = [ref for ref in meta["ownerReferences"] if ref.get("uid") in uids and uids[ref["uid"]][0] == ref.get("kind")]
+            if alive:
+                continue
+            if self.etcd.delete(kv.key, kv.mod_revision) is not None:
+                self.log(1, f"garbagecollector: deleted {obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} (owners gone)")

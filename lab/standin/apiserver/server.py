@@ -39,6 +39,7 @@ NODE_WRITABLE = {"nodes", "pods", "leases", "events", "certificatesigningrequest
 READ_VERBS = {"get", "list", "watch"}
 UNIMPLEMENTED_SUBRESOURCES = {"eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token",
                               "ephemeralcontainers", "resize"}
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
 
 
@@ -305,6 +306,11 @@ class ApiServer:
         path = parsed.path
         query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
         length = int(handler.headers.get("Content-Length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            handler.close_connection = True
+            self.send_json(handler, 413, ApiError(413, "RequestEntityTooLarge",
+                                                  f"Request entity too large: limit is {MAX_REQUEST_BYTES}").status())
+            return
         if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raw = self._read_chunked(handler)
         else:

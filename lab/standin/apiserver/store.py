@@ -613,8 +613,25 @@ class Store:
             if revision is None:
                 continue
             self._after_delete(res, old)
+            if options.get("propagationPolicy") == "Orphan" or options.get("orphanDependents") is True:
+                self._orphan(meta.get("uid"))
             return old
         raise conflict(res, name)
+
+    def _orphan(self, uid):
+        """propagationPolicy=Orphan: drop the deleted owner from its dependents' ownerReferences."""
+        for other in self.registry.all():
+            kvs, _, _ = self.etcd.list(other.storage_prefix())
+            for kv in kvs:
+                obj = json.loads(kv.value)
+                refs = obj.get("metadata", {}).get("ownerReferences") or []
+                kept = [r for r in refs if r.get("uid") != uid]
+                if len(kept) != len(refs):
+                    if kept:
+                        obj["metadata"]["ownerReferences"] = kept
+                    else:
+                        obj["metadata"].pop("ownerReferences")
+                    self.etcd.update(kv.key, self._encode(obj), kv.mod_revision)
 
     def _after_delete(self, res, obj):
         if res.kind == "Service":

@@ -813,3 +813,28 @@ def test_process_banner_and_wrong_etcd_ca(env):
         proc.terminate()
         proc.wait(10)
         proc.stderr.close()
+
+
+def test_garbage_collection_of_dependents(env):
+    c = env.client()
+    node = c.post("/api/v1/nodes", {"metadata": {"name": "gcnode"}})
+    ref = {"apiVersion": "v1", "kind": "Node", "name": "gcnode", "uid": node["metadata"]["uid"], "controller": True}
+    c.post("/api/v1/namespaces/kube-system/pods", {"metadata": {"name": "mirror-gcnode", "ownerReferences": [ref]},
+                                                   "spec": {"nodeName": "gcnode", "containers": [{"name": "c", "image": "x"}]}})
+    owner = c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "gc-owner"}})
+    oref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "gc-owner", "uid": owner["metadata"]["uid"]}
+    c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "gc-orphan", "ownerReferences": [oref]}})
+    c.request("DELETE", "/api/v1/namespaces/default/configmaps/gc-owner", body={"propagationPolicy": "Orphan"})
+    c.delete("/api/v1/nodes/gcnode")
+    deadline = time.time() + 15
+    while time.time() < deadline and c.exists("/api/v1/namespaces/kube-system/pods/mirror-gcnode"):
+        time.sleep(0.3)
+    assert not c.exists("/api/v1/namespaces/kube-system/pods/mirror-gcnode")
+    orphan = c.get("/api/v1/namespaces/default/configmaps/gc-orphan")
+    assert "ownerReferences" not in orphan["metadata"]
+
+
+def test_request_too_large(env):
+    with pytest.raises(ApiError) as err:
+        env.client().post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "huge"}, "data": {"a": "x" * (3 * 1024 * 1024)}})
+    assert err.value.status == 413
