@@ -11,7 +11,8 @@ Each loop is idempotent and leader-less, so three API servers running them at on
   `ca.key` next to `--client-ca-file`;
 - serviceaccount + root-ca-cert-publisher: a `default` ServiceAccount and a `kube-root-ca.crt` ConfigMap
   in every namespace;
-- the API server's own `default/kubernetes` Service and Endpoints (each server adds its address).
+- the API server's own `default/kubernetes` Service and Endpoints (each server adds its address);
+- garbagecollector: deletes, in the background, objects whose every ownerReference points at a missing owner.
 """
 
 import base64

@@ -1,10 +1,11 @@
 """STAND-IN kube-apiserver: decoding of Kubernetes protobuf request bodies for a few core kinds.
 
 client-go's typed clients (kubectl's imperative `create configmap|secret|namespace|serviceaccount`,
-`drain` (Eviction), `certificate approve|deny` (CertificateSigningRequest))
+`drain` (Eviction), `certificate approve|deny` (CertificateSigningRequest), `auth can-i|whoami`)
 send `application/vnd.kubernetes.protobuf`: the `k8s\\0` magic, then a runtime.Unknown envelope
 (typeMeta=1, raw=2) holding the object.  The stand-in knows the field numbers of ConfigMap, Secret,
-Namespace, ServiceAccount, Eviction and CertificateSigningRequest (and ObjectMeta); every other protobuf body is refused with 415
+Namespace, ServiceAccount, Eviction, CertificateSigningRequest, SelfSubjectAccessReview and
+SelfSubjectReview (and ObjectMeta); every other protobuf body is refused with 415
 "not implemented by the stand-in".  Answers are always JSON.
 """
 
@@ -69,7 +70,14 @@ CSR_CONDITION = {1: ("type", "s"), 6: ("status", "s"), 2: ("reason", "s"), 3: ("
                  5: ("lastTransitionTime", "T")}
 CSR_SPEC = {1: ("request", "b"), 7: ("signerName", "s"), 8: ("expirationSeconds", "i"), 5: ("usages", "rs"), 2: ("username", "s"),
             3: ("uid", "s"), 4: ("groups", "rs")}
+RESOURCE_ATTRIBUTES = {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"), 4: ("version", "s"), 5: ("resource", "s"),
+                       6: ("subresource", "s"), 7: ("name", "s")}
+NON_RESOURCE_ATTRIBUTES = {1: ("path", "s"), 2: ("verb", "s")}
 KINDS = {
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
+        1: ("metadata", ("m", OBJECT_META)),
+        2: ("spec", ("m", {1: ("resourceAttributes", ("m", RESOURCE_ATTRIBUTES)), 2: ("nonResourceAttributes", ("m", NON_RESOURCE_ATTRIBUTES))}))},
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", ("m", OBJECT_META))},
     ("policy/v1", "Eviction"): {1: ("metadata", ("m", OBJECT_META)), 2: ("deleteOptions", ("m", DELETE_OPTIONS))},
     ("certificates.k8s.io/v1", "CertificateSigningRequest"): {
         1: ("metadata", ("m", OBJECT_META)), 2: ("spec", ("m", CSR_SPEC)),

@@ -125,11 +125,16 @@ BUILTIN = [
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, short_names=["netpol"], subresources=(), generation=True),
     _r("networking.k8s.io", "v1", "ingresses", "Ingress", True, short_names=["ing"], generation=True),
     _r("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False, subresources=()),
+    # virtual, create-only review resources (nothing stored)
+    _r("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, subresources=(), verbs=["create"]),
+    _r("authorization.k8s.io", "v1", "subjectaccessreviews", "SubjectAccessReview", False, subresources=(), verbs=["create"]),
+    _r("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, subresources=(), verbs=["create"]),
 ]
+REVIEW_KINDS = ("SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectReview")
 
 GROUP_ORDER = ["", "apps", "batch", "policy", "storage.k8s.io", "node.k8s.io", "scheduling.k8s.io",
                "rbac.authorization.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io",
-               "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io"]
+               "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io", "authentication.k8s.io", "authorization.k8s.io"]
 
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
 

@@ -27,6 +27,7 @@ import yaml
 from ..version import git_version
 from . import openapi, protobuf
 from .etcd import EtcdError
+from .registry import REVIEW_KINDS
 from .store import ApiError, bad_request, evict
 
 try:
@@ -277,6 +278,8 @@ class ApiServer:
             return "system:authenticated" in groups and (path.startswith(("/api", "/apis", "/openapi")) or path == "/")
         if plural == "configmaps" and verb == "get" and (namespace, name) == ("kube-public", "cluster-info"):
             return True
+        if plural in ("selfsubjectaccessreviews", "selfsubjectreviews") and verb == "create":
+            return "system:authenticated" in groups
         if "system:authenticated" not in groups:
             return False
         if "system:nodes" in groups:
@@ -308,6 +311,12 @@ class ApiServer:
         length = int(handler.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
             handler.close_connection = True
+            left = length
+            while left > 0:  # drain the body so that the client reads the answer
+                chunk = handler.rfile.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
             self.send_json(handler, 413, ApiError(413, "RequestEntityTooLarge",
                                                   f"Request entity too large: limit is {MAX_REQUEST_BYTES}").status())
             return
@@ -536,6 +545,13 @@ class ApiServer:
         if req.subresource == "scale":
             self.scale(handler, req, raw)
             return
+        if res.kind in REVIEW_KINDS:
+            if verb != "create" or req.name is not None:
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            body, _ = self._decode_body(handler, raw, req)
+            self._check_type(res, body)
+            self.send_json(handler, 201, self.review(res, body, user))
+            return
         if verb in ("get", "list", "watch"):
             if verb == "get" and req.subresource in (None, "status", "approval"):
                 obj = store.must_read(res, req.namespace, req.name)
@@ -620,6 +636,33 @@ class ApiServer:
                                           "metadata": {"resourceVersion": str(revision)}, "items": deleted})
         else:
             raise ApiError(501, "NotImplemented", f"{verb} {res.plural} is not implemented by the stand-in")
+
+    def review(self, res, body, user):
+        """SelfSubjectAccessReview / SubjectAccessReview / SelfSubjectReview against the stand-in's authorization table."""
+        spec = body.get("spec") or {}
+        result = {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"creationTimestamp": None}}
+        if res.kind == "SelfSubjectReview":
+            result["status"] = {"userInfo": {"username": user["name"], "groups": list(user["groups"])}}
+            return result
+        subject = user
+        if res.kind == "SubjectAccessReview":
+            if not spec.get("user") and not spec.get("groups"):
+                raise ApiError(422, "Invalid", 'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": '
+                               "at least one of user or group must be specified")
+            subject = {"name": spec.get("user", ""), "groups": list(spec.get("groups") or []) + ["system:authenticated"]}
+        attrs = spec.get("resourceAttributes")
+        non_resource = spec.get("nonResourceAttributes")
+        if attrs:
+            verb = attrs.get("verb", "")
+            allowed = self.allowed(subject, verb, attrs.get("resource", ""), attrs.get("namespace") or None, attrs.get("name") or None)
+        elif non_resource:
+            allowed = self.allowed(subject, non_resource.get("verb", "get").upper(), path=non_resource.get("path", ""))
+        else:
+            raise ApiError(422, "Invalid", f'{res.kind}.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                           "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
+        result["spec"] = spec
+        result["status"] = {"allowed": allowed, "reason": "the stand-in's simplified authorization table (not RBAC)" if allowed else ""}
+        return result
 
     @staticmethod
     def _scale_of(obj):

@@ -838,3 +838,14 @@ def test_request_too_large(env):
     with pytest.raises(ApiError) as err:
         env.client().post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "huge"}, "data": {"a": "x" * (3 * 1024 * 1024)}})
     assert err.value.status == 413
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
+def test_kubectl_auth_can_i_and_whoami(env):
+    out = env.kubectl("auth", "can-i", "create", "configmaps")
+    assert out.returncode == 0 and out.stdout.strip() == "yes", out.stderr
+    out = env.kubectl("auth", "can-i", "create", "configmaps", who="reader")
+    assert out.returncode == 1 and out.stdout.strip() == "no", out.stderr
+    out = env.kubectl("auth", "whoami", "-o", "json", who="reader")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["status"]["userInfo"]["username"] == "jane"
