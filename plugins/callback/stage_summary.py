@@ -16,7 +16,7 @@ description:
     its plays' wall times) and its ok, changed and failed task results.
   - In the lab profile, when preflight chose the lab's stand-in Kubernetes repository for the C(kube_packages)
     stage (the C(preflight_stage_standins) fact), that stage and every stage after it are marked
-    C((stand-in Kubernetes)): they ran against stand-in kubeadm, kubelet and API server, not the real ones.
+    C((stand-in Kubernetes)), because they ran against stand-in kubeadm, kubelet and API server, not the real ones.
   - A stage is skipped when preflight records it in the C(preflight_stage_skips) fact, for example in the
     lab profile when its package source is unreachable. Skipped stages are printed in capitals so that they
     are never missed.

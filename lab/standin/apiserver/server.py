@@ -287,6 +287,13 @@ class ApiServer:
         if "system:bootstrappers" in groups:
             if plural == "certificatesigningrequests":
                 return verb in ("create", "get", "list", "watch")
+            # What kubeadm's RBAC grants the default node token: its config maps, the Node lookup of a
+            # join (kubeadm:get-nodes) and, for a control-plane join, the kubeadm-certs Secret
+            # (the kubeadm:kubeadm-certs Role).
+            if plural == "nodes" and verb == "get":
+                return True
+            if plural == "secrets" and verb == "get" and (namespace, name) == ("kube-system", "kubeadm-certs"):
+                return True
             return plural == "configmaps" and verb == "get" and (namespace, name) in (
                 ("kube-system", "kubeadm-config"), ("kube-system", "kubelet-config"))
         return verb in READ_VERBS
