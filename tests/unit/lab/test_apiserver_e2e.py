@@ -229,6 +229,10 @@ def test_missing_cert_file_names_it(env, capsys):
     flags = [f for f in flags if not f.startswith("--tls-cert-file")] + ["--tls-cert-file=/nonexistent/apiserver.crt"]
     assert apiserver.main(flags) == 1
     assert "/nonexistent/apiserver.crt" in capsys.readouterr().err
+    flags = [f for f in server_flags(env, 16449) if not f.startswith("--etcd-keyfile")] + [f"--etcd-keyfile={env.path('admin.key')}"]
+    assert apiserver.main(flags) == 1
+    err = capsys.readouterr().err
+    assert env.path("admin.key") in err and env.path("etcd-client.crt") in err
 
 
 def test_crud_and_conflict_and_noop(env):
@@ -811,7 +815,7 @@ def test_process_banner_and_wrong_etcd_ca(env):
         assert err.value.status == 500
     finally:
         proc.terminate()
-        proc.wait(10)
+        assert proc.wait(10) == 0
         proc.stderr.close()
 
 
