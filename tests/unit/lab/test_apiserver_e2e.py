@@ -154,8 +154,8 @@ def server_flags(env, port):
     ]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", name="env")
+def env_fixture(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("apiserver"))
     _pki(directory)
     e = Env(directory)
