@@ -11,6 +11,7 @@ lab needs is simulated by background loops (see controllers.py).
 
 import ipaddress
 import os
+import signal
 import ssl
 import sys
 import threading
@@ -155,6 +156,24 @@ def build(values, log):
         if values.get(flag):
             for path in values[flag].split(","):
                 _read_file(flag, path)
+    for cert_flag, key_flag in (("kubelet-client-certificate", "kubelet-client-key"), ("proxy-client-cert-file", "proxy-client-key-file"),
+                                ("etcd-certfile", "etcd-keyfile")):
+        if values.get(cert_flag) and values.get(key_flag):
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                probe.load_cert_chain(values[cert_flag], values[key_flag])
+            except (ssl.SSLError, ValueError) as err:
+                raise FlagError(f"--{cert_flag}={values[cert_flag]} / --{key_flag}={values[key_flag]}: not a matching PEM certificate "
+                                f"and key: {err}") from err
+        elif values.get(cert_flag) or values.get(key_flag):
+            raise FlagError(f"--{cert_flag} and --{key_flag} must be given together")
+    for ca_flag in ("etcd-cafile", "requestheader-client-ca-file"):
+        if values.get(ca_flag):
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            try:
+                probe.load_verify_locations(values[ca_flag])
+            except (ssl.SSLError, ValueError) as err:
+                raise FlagError(f"--{ca_flag}={values[ca_flag]}: not a PEM CA bundle: {err}") from err
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -268,6 +287,11 @@ def main(argv=None):
         if values.get(flag):
             log(0, f"WARNING: --{flag} is accepted but its effect is not implemented by the stand-in")
     stop = threading.Event()
+
+    def terminate(signum, frame):  # pylint: disable=unused-argument
+        log(0, f"received signal {signum}, shutting down")
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, terminate)
     threading.Thread(target=bootstrap, args=(api, log, stop), daemon=True, name="bootstrap").start()
     threading.Thread(target=lambda: (api.ready.wait(), ctl.start()), daemon=True, name="controllers-start").start()
     log(0, f"serving securely on {values.get('bind-address', '0.0.0.0')}:{values.get('secure-port', '6443')}")

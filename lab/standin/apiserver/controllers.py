@@ -12,7 +12,8 @@ Each loop is idempotent and leader-less, so three API servers running them at on
 - serviceaccount + root-ca-cert-publisher: a `default` ServiceAccount and a `kube-root-ca.crt` ConfigMap
   in every namespace;
 - the API server's own `default/kubernetes` Service and Endpoints (each server adds its address);
-- garbagecollector: deletes, in the background, objects whose every ownerReference points at a missing owner.
+- garbagecollector: deletes, in the background (every 15 ticks), objects whose every ownerReference points at a
+  missing owner (CustomResourceDefinitions are not scanned).
 """
 
 import base64
@@ -271,8 +272,10 @@ class Controllers:
         """Background deletion of objects whose every owner (metadata.ownerReferences) is gone."""
         if self.registry is None or (not force and time.monotonic() < self._gc_due):
             return
-        self._gc_due = time.monotonic() + 5 * self.interval
-        resources = self.registry.all()
+        self._gc_due = time.monotonic() + 15 * self.interval
+        # CustomResourceDefinitions are skipped (they are big, and neither owners nor dependents in practice)
+        resources = [r for r in self.registry.all() if r.kind != "CustomResourceDefinition" and "create" in r.verbs
+                     and r.kind not in ("SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectReview")]
         uids = {}
         dependents = []
         for res in resources:

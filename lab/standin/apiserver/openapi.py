@@ -27,14 +27,13 @@ def document(registry, group, version):
     for res in registry.all():
         if res.group != group or res.version != version:
             continue
-        gvk = {"group": group, "version": version, "kind": res.kind}
         base = "/" + gv_path(group, version)
         collection = f"{base}/namespaces/{{namespace}}/{res.plural}" if res.namespaced else f"{base}/{res.plural}"
         item = collection + "/{name}"
         patch_types = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
 
-        def op(action, query, body=None):
-            entry = {"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk,
+        def op(action, query, body=None, kind=res.kind):
+            entry = {"x-kubernetes-action": action, "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": kind},
                      "parameters": _params(COMMON_QUERY + query),
                      "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}}}
             if body:

@@ -491,7 +491,7 @@ class ApiServer:
                 "resources": resources}
 
     # -- resources --------------------------------------------------------------------------------
-    def _decode_body(self, handler, raw, req, yaml_ok=False):
+    def _decode_body(self, handler, raw, req, yaml_ok=False):  # pylint: disable=unused-argument
         ctype = (handler.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         if ctype == "application/vnd.kubernetes.protobuf" and raw:
             try:
@@ -758,7 +758,7 @@ class ApiServer:
                 return None
         return None
 
-    def _table(self, handler, req, objects):
+    def _table(self, handler, req, objects):  # pylint: disable=unused-argument
         res = req.resource
         columns = None
         if res.crd is not None:

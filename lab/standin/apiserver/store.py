@@ -19,6 +19,7 @@ import uuid
 
 from . import selectors
 from .etcd import EtcdError
+from .registry import REVIEW_KINDS
 
 try:
     from . import patching
@@ -621,6 +622,8 @@ class Store:
     def _orphan(self, uid):
         """propagationPolicy=Orphan: drop the deleted owner from its dependents' ownerReferences."""
         for other in self.registry.all():
+            if other.kind in REVIEW_KINDS or other.kind == "CustomResourceDefinition":
+                continue
             kvs, _, _ = self.etcd.list(other.storage_prefix())
             for kv in kvs:
                 obj = json.loads(kv.value)

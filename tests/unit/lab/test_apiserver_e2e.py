@@ -87,6 +87,7 @@ def _pki(directory):
 class Env:
     def __init__(self, directory):
         self.dir = directory
+        self.controllers = []
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -154,8 +155,8 @@ def server_flags(env, port):
     ]
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+@pytest.fixture(scope="module", name="env")
+def env_fixture(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("apiserver"))
     _pki(directory)
     e = Env(directory)
@@ -178,6 +179,7 @@ def env(tmp_path_factory):
             ctl.start()
             threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             servers.append((httpd, ctl, stop))
+        e.controllers = [ctl for _, ctl, _ in servers]
         yield e
     finally:
         for httpd, ctl, stop in servers:
@@ -229,6 +231,10 @@ def test_missing_cert_file_names_it(env, capsys):
     flags = [f for f in flags if not f.startswith("--tls-cert-file")] + ["--tls-cert-file=/nonexistent/apiserver.crt"]
     assert apiserver.main(flags) == 1
     assert "/nonexistent/apiserver.crt" in capsys.readouterr().err
+    flags = [f for f in server_flags(env, 16449) if not f.startswith("--etcd-keyfile")] + [f"--etcd-keyfile={env.path('admin.key')}"]
+    assert apiserver.main(flags) == 1
+    err = capsys.readouterr().err
+    assert env.path("admin.key") in err and env.path("etcd-client.crt") in err
 
 
 def test_crud_and_conflict_and_noop(env):
@@ -811,7 +817,7 @@ def test_process_banner_and_wrong_etcd_ca(env):
         assert err.value.status == 500
     finally:
         proc.terminate()
-        proc.wait(10)
+        assert proc.wait(10) == 0
         proc.stderr.close()
 
 
@@ -826,6 +832,7 @@ def test_garbage_collection_of_dependents(env):
     c.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "gc-orphan", "ownerReferences": [oref]}})
     c.request("DELETE", "/api/v1/namespaces/default/configmaps/gc-owner", body={"propagationPolicy": "Orphan"})
     c.delete("/api/v1/nodes/gcnode")
+    env.controllers[0].garbage_collector(force=True)
     deadline = time.time() + 15
     while time.time() < deadline and c.exists("/api/v1/namespaces/kube-system/pods/mirror-gcnode"):
         time.sleep(0.3)
