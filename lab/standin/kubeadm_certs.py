@@ -204,7 +204,7 @@ def tabulate(rows, minwidth=10, padding=3):
 
 
 def _expiry_cells(cert):
-    expires = cert.not_valid_after_utc
+    expires = pki.not_after_utc(cert)
     return expires.strftime("%b %d, %Y %H:%M UTC"), short_human_duration(expires - env.now())
 
 
@@ -331,7 +331,7 @@ def renew(args, names):
 def certificate_expiry(path):
     """Days left of a certificate file (used by tests and upgrade plan)."""
     cert = pki.load_cert(_read(path))
-    return (cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)).days
+    return (pki.not_after_utc(cert) - datetime.datetime.now(datetime.timezone.utc)).days
 
 
 def write_ca_files(cluster, files):

@@ -27,6 +27,12 @@ class PKIError(Exception):
     """A certificate or key problem, worded like kubeadm's."""
 
 
+
+def not_after_utc(cert):
+    """The certificate's notAfter as an aware UTC datetime (Debian 12's cryptography 38 has no *_utc properties)."""
+    value = getattr(cert, "not_valid_after_utc", None)
+    return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
 def new_key(algorithm="RSA-2048"):
     if algorithm == "ECDSA-P256":
         return ec.generate_private_key(ec.SECP256R1())
@@ -105,7 +111,7 @@ def new_leaf(ca_cert, ca_key, common_name, organizations=(), server=False, clien
     """A certificate signed by the CA (kubeadm's NewSignedCert): returns (cert, key)."""
     key = key or new_key(algorithm)
     now = _now()
-    not_after = min(now + datetime.timedelta(days=days), ca_cert.not_valid_after_utc)
+    not_after = min(now + datetime.timedelta(days=days), not_after_utc(ca_cert))
     usages = []
     if server:
         usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
