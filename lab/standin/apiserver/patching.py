@@ -794,7 +794,7 @@ def server_side_apply(live, applied, manager, force, kind_schema, now, ignore_st
       is then returned unchanged); with ``force`` the ownership moves to this manager instead.
       ``apply_conflict_message(conflicts)`` gives the real server's whole 409 message.
     * Fields the manager applied before but no longer applies are removed from the object unless another
-      manager owns them (or something below them).
+      manager owns them (or something below them), or the configuration still applies something below them.
     * Lists with ``x-kubernetes-list-type: map`` merge by key (owned as ``k:{...}``), ``set`` lists by value
       (``v:...``), every other list and ``x-kubernetes-map-type: atomic`` objects are atomic (owned whole).
     * Applying the same configuration again returns an object equal to ``live``, managedFields and their
@@ -862,7 +862,12 @@ def server_side_apply(live, applied, manager, force, kind_schema, now, ignore_st
             others |= pair[1]
     to_remove = previous - applied_set - others
     if to_remove:
-        merged = _prune(merged, root, root, (), to_remove, _prefixes(others))
+        # What is still owned stays, and so does every object and list above it: another manager's fields
+        # and this configuration's own.  The previous set may hold an object itself ("." in FieldsV1), e.g.
+        # after kubectl moved a client-side Update entry into its Apply entry; the configuration never
+        # claims objects that have fields, so without its own prefixes such an object (the labels of
+        # spec.template, say) would go with everything below it.
+        merged = _prune(merged, root, root, (), to_remove, _prefixes(others | applied_set))
     if mine is None:
         mine = [me, applied_set]
         managed.entries.append(mine)

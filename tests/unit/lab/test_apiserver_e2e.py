@@ -706,8 +706,6 @@ def test_field_validation_of_builtin_kinds(env):
 
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl not installed")
-@pytest.mark.xfail(reason="patching.server_side_apply drops spec.template.metadata.labels after kubectl's client-side to "
-                          "server-side apply migration (fieldsV1 with '.' entries); fix belongs in patching.py", strict=False)
 def test_kubectl_client_side_then_server_side_apply(env):
     manifest = """apiVersion: apps/v1
 kind: Deployment

@@ -389,3 +389,109 @@ def test_update_managed_fields_deployment_lists_by_key():
     assert web["."] == {} and "f:image" in web
     assert web["f:env"]['k:{"name":"A"}'] == {".": {}, "f:name": {}, "f:value": {}}
     assert "." not in fields["f:spec"]  # a value struct of a built-in kind is not owned itself
+
+
+# ---------------------------------------------------------------- kubectl: client-side apply, then server-side apply
+
+def _csa_deployment(replicas=2):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "mig", "namespace": "default", "labels": {"app": "mig"}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "mig"}},
+                     "template": {"metadata": {"labels": {"app": "mig"}},
+                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+
+
+def _csa_created():
+    """What ``kubectl apply`` (client-side) creates: the object with its last-applied annotation, owned by
+    "kubectl-client-side-apply" through an Update entry (maps such as the labels are owned with ".")."""
+    obj = _csa_deployment()
+    obj["metadata"]["annotations"] = {"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+    return _stored(p.update_managed_fields(None, obj, "kubectl-client-side-apply", "Update", "apps/v1", "t1"))
+
+
+def _csa_upgrade(live, csa_managers=("kubectl-client-side-apply", "kubectl"), ssa_manager="kubectl"):
+    """kubectl's CSA -> SSA migration (csaupgrade): the Update entries of the client-side managers are merged
+    into the apply manager's Apply entry, sent as a patch (an Update) that replaces metadata.managedFields."""
+    paths, kept, api_version = set(), [], "apps/v1"
+    for entry in live["metadata"]["managedFields"]:
+        csa = entry["manager"] in csa_managers and entry["operation"] == "Update" and not entry.get("subresource")
+        ssa = entry["manager"] == ssa_manager and entry["operation"] == "Apply" and not entry.get("subresource")
+        if csa or ssa:
+            paths |= p.fields_to_set(entry["fieldsV1"])
+            api_version = entry["apiVersion"]
+        else:
+            kept.append(entry)
+    kept.append({"manager": ssa_manager, "operation": "Apply", "apiVersion": api_version, "time": "t-mig",
+                 "fieldsType": "FieldsV1", "fieldsV1": p.set_to_fields(paths)})
+    patched = copy.deepcopy(live)
+    patched["metadata"]["managedFields"] = kept
+    return _stored(p.update_managed_fields(live, patched, ssa_manager, "Update", "apps/v1", "t-mig"),
+                   rv=str(int(live["metadata"]["resourceVersion"]) + 1))
+
+
+def _owners(obj):
+    return {(e["manager"], e["operation"]): p.fields_to_set(e["fieldsV1"]) for e in obj["metadata"]["managedFields"]}
+
+
+LABELS = ("f:spec", "f:template", "f:metadata", "f:labels")
+
+
+@needs_schemas
+def test_ssa_after_kubectl_csa_migration_keeps_maps_still_applied():
+    live = _csa_created()
+    first, conflicts = p.server_side_apply(live, _csa_deployment(), "kubectl", False, None, "t2")
+    assert conflicts == []
+    live = _csa_upgrade(_stored(first, rv="2"))
+    # the migrated Apply entry owns the maps themselves ("."), as the client-side Update entry did
+    migrated = _owners(live)
+    assert list(migrated) == [("kubectl", "Apply")]
+    assert LABELS in migrated[("kubectl", "Apply")] and LABELS + ("f:app",) in migrated[("kubectl", "Apply")]
+    assert ("f:metadata", "f:annotations") in migrated[("kubectl", "Apply")]
+    second, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", False, None, "t3")
+    assert conflicts == []
+    assert second["spec"]["replicas"] == 3
+    assert second["spec"]["template"]["metadata"]["labels"] == {"app": "mig"}
+    assert second["spec"]["selector"] == {"matchLabels": {"app": "mig"}}
+    assert second["metadata"]["labels"] == {"app": "mig"}
+    assert second["spec"]["template"]["spec"]["containers"] == [{"name": "c", "image": "nginx"}]
+    # the annotation only the apply manager owned (through the migration) and no longer applies goes
+    assert "annotations" not in second["metadata"]
+    # the apply manager now owns what it applied; the labels map stays because its key is still owned
+    owned = _owners(second)[("kubectl", "Apply")]
+    assert LABELS + ("f:app",) in owned and LABELS not in owned
+    third, conflicts = p.server_side_apply(_stored(second, rv="3"), _csa_deployment(replicas=3), "kubectl", False, None, "t4")
+    assert conflicts == [] and third == _stored(second, rv="3")
+
+
+@needs_schemas
+def test_ssa_after_kubectl_csa_without_migration_keeps_fields_of_the_update_entry():
+    live = _csa_created()
+    first, conflicts = p.server_side_apply(live, _csa_deployment(), "kubectl", False, None, "t2")
+    assert conflicts == []
+    live = _stored(first, rv="2")
+    _, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", False, None, "t3")
+    assert conflicts == ['conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas']
+    second, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", True, None, "t3")
+    assert conflicts == []
+    assert second["spec"]["replicas"] == 3
+    assert second["spec"]["template"]["metadata"]["labels"] == {"app": "mig"}
+    assert second["metadata"]["annotations"] == {"kubectl.kubernetes.io/last-applied-configuration": "{}"}
+    owners = _owners(second)
+    assert ("f:spec", "f:replicas") not in owners[("kubectl-client-side-apply", "Update")]
+    assert LABELS in owners[("kubectl-client-side-apply", "Update")]
+
+
+@needs_schemas
+def test_ssa_prune_keeps_map_holding_applied_field_and_drops_the_rest():
+    """A map the apply manager owned itself ("." from a migration) but no longer claims stays while a key
+    below it is still applied; the keys it owned and no longer applies go, other managers' keys stay."""
+    live = _csa_deployment()
+    live["spec"]["template"]["metadata"]["labels"].update({"old": "1", "theirs": "2"})
+    live = _stored(p.update_managed_fields(None, live, "kubectl-client-side-apply", "Update", "apps/v1", "t1"))
+    edited = copy.deepcopy(live)
+    edited["spec"]["template"]["metadata"]["labels"]["theirs"] = "3"
+    live = _stored(p.update_managed_fields(live, edited, "editor", "Update", "apps/v1", "t2"), rv="2")
+    live = _csa_upgrade(live)
+    result, conflicts = p.server_side_apply(live, _csa_deployment(), "kubectl", False, None, "t3")
+    assert conflicts == []
+    assert result["spec"]["template"]["metadata"]["labels"] == {"app": "mig", "theirs": "3"}
