@@ -391,7 +391,7 @@ def image_rows(images):
         ref = image["ref"]
         if ref.startswith("sha256:") or "@" in ref:
             continue
-        repo, _, tag = ref.rpartition(":")
+        repo, dummy, tag = ref.rpartition(":")
         if "/" in tag or not repo:
             repo, tag = ref, "<none>"
         image_id = by_target.get(image["digest"], image["digest"]).split(":", 1)[-1]

@@ -65,7 +65,8 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 def generate_token():
     """A random bootstrap token: [a-z0-9]{6}.[a-z0-9]{16}."""
-    pick = lambda n: "".join(secrets.choice(_ALPHABET) for _ in range(n))  # noqa: E731
+    def pick(n):
+        return "".join(secrets.choice(_ALPHABET) for dummy in range(n))
     return f"{pick(6)}.{pick(16)}"
 
 
@@ -364,7 +365,7 @@ def upload_certs(client, cluster, key):
     """Secret kube-system/kubeadm-certs owned by a 2h bootstrap token; returns the key."""
     env.out('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
     _token, secret = create_token(client, {"ttl": defaults.go_duration(CERTS_TOKEN_TTL), "description": CERTS_TOKEN_DESCRIPTION,
-                                          "usages": [], "groups": []})
+                                           "usages": [], "groups": []})
     owner = {"apiVersion": "v1", "kind": "Secret", "name": secret["metadata"]["name"],
              "uid": secret["metadata"].get("uid", ""), "controller": True, "blockOwnerDeletion": True}
     data = {}

@@ -213,4 +213,3 @@ def prepare_control_plane(cfg, cluster, client):
     certs.kubeconfig_phase(cluster, node_name, endpoint, ["admin.conf", "controller-manager.conf", "scheduler.conf"])
     manifests.write_manifests(cluster, endpoint)
     env.out("[check-etcd] Skipping etcd check in external mode")
-

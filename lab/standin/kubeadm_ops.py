@@ -79,7 +79,7 @@ def token_delete(positionals, flags):
     for arg in positionals:
         token_id = arg.split(".")[0]
         if not (cluster_api.TOKEN_ID_RE.match(token_id) and (arg == token_id or cluster_api.TOKEN_RE.match(arg))):
-            raise defaults.StandinError(f'given token didn\'t match pattern "[a-z0-9]{{6}}" or "[a-z0-9]{{6}}.[a-z0-9]{{16}}"')
+            raise defaults.StandinError('given token didn\'t match pattern "[a-z0-9]{6}" or "[a-z0-9]{6}.[a-z0-9]{16}"')
         try:
             client.delete(f"/api/v1/namespaces/kube-system/secrets/bootstrap-token-{token_id}")
         except ApiError as exc:

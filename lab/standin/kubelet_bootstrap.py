@@ -131,7 +131,7 @@ def csr_object(key, name):
                                     x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{name}")]))
            .sign(key, hashes.SHA256()))
     pem = csr.public_bytes(serialization.Encoding.PEM)
-    suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+    suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for dummy in range(5))
     return {
         "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
         "metadata": {"name": f"csr-{suffix}"},

@@ -116,7 +116,7 @@ def parse_labels(value, into):
     for item in value.split(","):
         if not item:
             continue
-        key, _, val = item.partition("=")
+        key, dummy, val = item.partition("=")
         into[key.strip()] = val.strip()
     return into
 
@@ -130,7 +130,7 @@ def parse_taints(value):
         rest, sep, effect = spec.rpartition(":")
         if not sep or not rest:
             raise FlagError(f"invalid taint spec: {spec}")
-        key, _, val = rest.partition("=")
+        key, dummy, val = rest.partition("=")
         if effect not in TAINT_EFFECTS:
             raise FlagError(f"invalid taint effect: {effect}, unsupported taint effect")
         errors = qualified_name_errors(key)

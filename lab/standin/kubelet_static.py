@@ -39,7 +39,7 @@ def image_name_tag(image):
     """'registry.k8s.io/kube-apiserver:v1.32.3' -> ('kube-apiserver', 'v1.32.3')."""
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
-    name, _, tag = last.partition(":")
+    name, dummy, tag = last.partition(":")
     return name, tag
 
 

@@ -93,7 +93,7 @@ class Controllers:
 
     # -- bootstrap tokens ----------------------------------------------------------------------
     def tokens(self):
-        kvs, _, _ = self.etcd.list("/registry/secrets/kube-system/")
+        kvs, dummy, dummy = self.etcd.list("/registry/secrets/kube-system/")
         signing = {}
         for kv in kvs:
             secret = json.loads(kv.value)
@@ -107,7 +107,7 @@ class Controllers:
             if data.get("usage-bootstrap-signing") == "true" and data.get("token-id") and data.get("token-secret"):
                 signing[data["token-id"]] = data["token-secret"]
         key = "/registry/configmaps/kube-public/cluster-info"
-        kv, _ = self.etcd.get(key)
+        kv, dummy = self.etcd.get(key)
         if kv is None:
             return
         cm = json.loads(kv.value)
@@ -140,7 +140,7 @@ class Controllers:
     def csrs(self):
         if not self.options.get("client_ca_file"):
             return
-        kvs, _, _ = self.etcd.list("/registry/certificatesigningrequests/")
+        kvs, dummy, dummy = self.etcd.list("/registry/certificatesigningrequests/")
         for kv in kvs:
             csr = json.loads(kv.value)
             spec, status = csr.get("spec") or {}, csr.get("status") or {}
@@ -175,7 +175,7 @@ class Controllers:
         if not groups & {"system:bootstrappers", "system:nodes"}:
             return "requester is neither a bootstrapper nor a node"
         if sorted(spec.get("usages") or []) not in (["client auth", "digital signature"],
-                                                     ["client auth", "digital signature", "key encipherment"]):
+                                                    ["client auth", "digital signature", "key encipherment"]):
             return "usages"
         try:
             request = x509.load_pem_x509_csr(base64.b64decode(spec.get("request", "")))
@@ -216,7 +216,7 @@ class Controllers:
 
     # -- per-namespace defaults ------------------------------------------------------------------
     def namespaces(self):
-        kvs, _, _ = self.etcd.list("/registry/namespaces/")
+        kvs, dummy, dummy = self.etcd.list("/registry/namespaces/")
         ca_pem = None
         if self.options.get("client_ca_file"):
             with open(self.options["client_ca_file"], encoding="utf-8") as handle:
@@ -252,7 +252,7 @@ class Controllers:
                                             "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"},
                                    "status": {"loadBalancer": {}}})
         ep_key = "/registry/services/endpoints/default/kubernetes"
-        kv, _ = self.etcd.get(ep_key)
+        kv, dummy = self.etcd.get(ep_key)
         if kv is None:
             self._create(ep_key, {"kind": "Endpoints", "apiVersion": "v1",
                                   "metadata": self._new_meta("kubernetes", "default", labels={"endpointslice.kubernetes.io/skip-mirror": "true"}),
@@ -279,7 +279,7 @@ class Controllers:
         uids = {}
         dependents = []
         for res in resources:
-            kvs, _, _ = self.etcd.list(res.storage_prefix())
+            kvs, dummy, dummy = self.etcd.list(res.storage_prefix())
             for kv in kvs:
                 obj = json.loads(kv.value)
                 meta = obj.get("metadata") or {}

@@ -59,7 +59,7 @@ def document(registry, group, version):
 
 def root(registry):
     result = {}
-    for group, versions, _ in registry.groups():
+    for group, versions, dummy in registry.groups():
         for version in versions:
             doc = json.dumps(document(registry, group, version), sort_keys=True)
             digest = hashlib.sha512(doc.encode("utf-8")).hexdigest()[:128]

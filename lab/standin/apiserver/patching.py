@@ -360,7 +360,7 @@ def _smp_map(original, patch, schema, root):
             result[key] = [v for v in result[key] if not any(json_equal(v, d) for d in drop)]
     for key, order in orders.items():
         if isinstance(result.get(key), list) and isinstance(order, list):
-            _, merge_key = _patch_strategy(validation.property_schema(schema, key, root))
+            dummy, merge_key = _patch_strategy(validation.property_schema(schema, key, root))
             result[key] = _set_element_order(result[key], order, merge_key)
     if retain is not None:
         if not isinstance(retain, list):
@@ -595,7 +595,7 @@ def path_string(path):
     """A field path as the real server prints it in conflicts: .spec.containers[name="c"].image."""
     text = ""
     for element in path:
-        kind, _, rest = element.partition(":")
+        kind, dummy, rest = element.partition(":")
         if kind == "f":
             text += "." + rest
         elif kind == "k":
@@ -891,7 +891,7 @@ def apply_conflict_message(conflicts):
         return "Apply failed with 1 conflict: %s" % conflicts[0]
     grouped = {}
     for text in conflicts:
-        head, _, path = text.rpartition(": .")
+        head, dummy, path = text.rpartition(": .")
         grouped.setdefault(head[len("conflict with "):], []).append("." + path)
     lines = []
     for manager in sorted(grouped):

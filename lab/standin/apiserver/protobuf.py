@@ -94,7 +94,7 @@ KINDS = {
 
 def _map_entry(raw):
     key, value = "", b""
-    for number, _, item in fields(raw):
+    for number, dummy, item in fields(raw):
         if number == 1:
             key = item.decode("utf-8")
         elif number == 2:
@@ -104,7 +104,7 @@ def _map_entry(raw):
 
 def _message(raw, schema):
     out = {}
-    for number, _, value in fields(raw):
+    for number, dummy, value in fields(raw):
         if number not in schema:
             continue
         name, kind = schema[number]
@@ -121,7 +121,7 @@ def _message(raw, schema):
             out[name] = bool(value)
         elif kind == "T":
             seconds = 0
-            for sub_number, _, sub in fields(value):
+            for sub_number, dummy, sub in fields(value):
                 if sub_number == 1:
                     seconds = sub
             if seconds:
@@ -146,9 +146,9 @@ def decode(body):
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf magic prefix")
     api_version, kind, raw = "", "", b""
-    for number, _, value in fields(body[len(MAGIC):]):
+    for number, dummy, value in fields(body[len(MAGIC):]):
         if number == 1:
-            for sub_number, _, sub in fields(value):
+            for sub_number, dummy, sub in fields(value):
                 if sub_number == 1:
                     api_version = sub.decode("utf-8")
                 elif sub_number == 2:

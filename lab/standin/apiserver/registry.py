@@ -156,7 +156,7 @@ class Registry:
             answer = self.etcd.call("/v3/kv/range", {"key": b64(CRD_PREFIX), "range_end": b64(prefix_end(CRD_PREFIX)), "keys_only": True})
             signature = tuple((kv.get("key"), kv.get("mod_revision")) for kv in answer.get("kvs") or [])
             if signature != self._signature:
-                kvs, _, _ = self.etcd.list(CRD_PREFIX)
+                kvs, dummy, dummy = self.etcd.list(CRD_PREFIX)
                 custom = []
                 for kv in kvs:
                     crd = json.loads(kv.value)
@@ -178,7 +178,7 @@ class Registry:
         return None
 
     def for_kind(self, api_version, kind):
-        group, _, version = api_version.rpartition("/")
+        group, dummy, version = api_version.rpartition("/")
         for res in BUILTIN + self.custom():
             if res.group == group and res.version == version and res.kind == kind:
                 return res

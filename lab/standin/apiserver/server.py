@@ -243,7 +243,7 @@ class ApiServer:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         token_id, secret = match.groups()
         key = f"/registry/secrets/kube-system/bootstrap-token-{token_id}"
-        kv, _ = self.etcd.get(key)
+        kv, dummy = self.etcd.get(key)
         if kv is None:
             raise ApiError(401, "Unauthorized", "Unauthorized")
         obj = json.loads(kv.value)
@@ -442,14 +442,14 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         elif path == "/":
             paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
-            paths += [f"/apis/{g}" for g, _, _ in self.registry.groups() if g]
-            paths += [f"/apis/{g}/{v}" for g, vs, _ in self.registry.groups() if g for v in vs]
+            paths += [f"/apis/{g}" for g, dummy, dummy in self.registry.groups() if g]
+            paths += [f"/apis/{g}/{v}" for g, vs, dummy in self.registry.groups() if g for v in vs]
             self.send_json(handler, 200, {"paths": sorted(paths)})
         elif path == "/openapi/v3":
             self.send_json(handler, 200, openapi.root(self.registry))
         elif path.startswith("/openapi/v3/"):
             rest = path[len("/openapi/v3/"):]
-            for group, versions, _ in self.registry.groups():
+            for group, versions, dummy in self.registry.groups():
                 for version in versions:
                     if openapi.gv_path(group, version) == rest:
                         self.send_json(handler, 200, openapi.document(self.registry, group, version))
@@ -555,7 +555,7 @@ class ApiServer:
         if res.kind in REVIEW_KINDS:
             if verb != "create" or req.name is not None:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-            body, _ = self._decode_body(handler, raw, req)
+            body, dummy = self._decode_body(handler, raw, req)
             self._check_type(res, body)
             self.send_json(handler, 201, self.review(res, body, user))
             return
@@ -581,10 +581,10 @@ class ApiServer:
             return
         dry_run = self._dry_run(req)
         if verb in ("create", "update", "patch") and req.q("force") is not None and not (verb == "patch" and
-                                                                                          "apply-patch" in (handler.headers.get("Content-Type") or "")):
+                                                                                         "apply-patch" in (handler.headers.get("Content-Type") or "")):
             raise bad_request("force flag is only allowed for apply patches" if verb == "patch" else "force flag is not allowed for this request")
         if verb == "create" and req.subresource == "eviction" and res.kind == "Pod":
-            body, _ = self._decode_body(handler, raw, req)
+            body, dummy = self._decode_body(handler, raw, req)
             result = evict(store, res, self.registry.lookup("policy", "v1", "poddisruptionbudgets"), req.namespace, req.name,
                            body, dry_run)
             self.send_json(handler, 201, result)
@@ -699,7 +699,7 @@ class ApiServer:
             return
         if req.verb not in ("update", "patch"):
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-        body, _ = self._decode_body(handler, raw, req)
+        body, dummy = self._decode_body(handler, raw, req)
         if req.verb == "update":
             wanted = body
         else:
@@ -720,8 +720,8 @@ class ApiServer:
                            "must be greater than or equal to 0")
         updated = json.loads(json.dumps(parent))
         updated.setdefault("spec", {})["replicas"] = replicas
-        obj, _, _ = store.update(res, req.namespace, req.name, updated, self._manager(handler, req), "Ignore", self._dry_run(req),
-                                 old=parent)
+        obj, dummy, dummy = store.update(res, req.namespace, req.name, updated, self._manager(handler, req), "Ignore", self._dry_run(req),
+                                         old=parent)
         self.send_json(handler, 200, self._scale_of(obj))
 
     @staticmethod

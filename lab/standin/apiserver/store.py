@@ -69,7 +69,7 @@ def bad_request(message):
 def invalid(res, name, errors):
     causes = []
     for err in errors:
-        field, _, rest = err.partition(": ")
+        field, dummy, rest = err.partition(": ")
         reason = "FieldValueInvalid"
         for word, code in (("Required value", "FieldValueRequired"), ("Unsupported value", "FieldValueNotSupported"),
                            ("Duplicate value", "FieldValueDuplicate"), ("Too long", "FieldValueTooLong"),
@@ -115,7 +115,7 @@ class Store:
     # -- raw access ----------------------------------------------------------------------------
     def read(self, res, namespace, name):
         """The object (resourceVersion set) or None."""
-        kv, _ = self.etcd.get(res.storage_key(namespace, name))
+        kv, dummy = self.etcd.get(res.storage_key(namespace, name))
         if kv is None:
             return None
         return self._decode(kv)
@@ -174,7 +174,7 @@ class Store:
         next_token = None
         if limit and more and items:
             next_token = _b64e(json.dumps({"rv": list_revision, "start": items[-1][0] + "\0"}))
-        return [obj for _, obj in items], list_revision, next_token
+        return [obj for dummy, obj in items], list_revision, next_token
 
     @staticmethod
     def _labels(text):
@@ -213,7 +213,7 @@ class Store:
     def namespace_must_exist(self, namespace):
         if not namespace:
             return
-        kv, _ = self.etcd.get(f"/registry/namespaces/{namespace}")
+        kv, dummy = self.etcd.get(f"/registry/namespaces/{namespace}")
         if kv is None:
             raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"})
         ns = json.loads(kv.value)
@@ -224,7 +224,8 @@ class Store:
     @staticmethod
     def _spec_changed(res, old, new):
         if res.crd is not None or res.kind == "CustomResourceDefinition":
-            strip = lambda o: {k: v for k, v in o.items() if k not in ("metadata", "status")}  # noqa: E731
+            def strip(o):
+                return {k: v for k, v in o.items() if k not in ("metadata", "status")}
             return strip(old) != strip(new)
         return old.get("spec") != new.get("spec")
 
@@ -291,7 +292,7 @@ class Store:
                 hosts = self.service_net.num_addresses - 2
                 # like the real allocator, dynamic addresses avoid the low "static" band (where kube-dns asks for .10)
                 static = min(max(16, hosts // 16), 256) if hosts > 32 else 1
-                for _ in range(64):
+                for dummy in range(64):
                     candidate = str(self.service_net.network_address + random.randint(static + 1, max(static + 1, min(hosts, static + 4094))))
                     if dry_run or self.etcd.create(f"/registry/standin/serviceips/{candidate}", svc["metadata"]["name"]) is not None:
                         chosen = candidate
@@ -330,7 +331,7 @@ class Store:
             raise bad_request("resourceVersion should not be set on objects to be created")
         if not meta.get("name"):
             if meta.get("generateName"):
-                meta["name"] = meta["generateName"] + "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+                meta["name"] = meta["generateName"] + "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for dummy in range(5))
             else:
                 raise invalid(res, "", ["metadata.name: Required value: name or generateName is required"])
         obj["apiVersion"] = res.api_version
@@ -486,7 +487,7 @@ class Store:
     def patch(self, res, namespace, name, patch_type, body, manager, field_validation="Warn", dry_run=False,
               subresource=None, force=False, user=None):
         """(object, warnings, created)."""
-        for _ in range(10):
+        for dummy in range(10):
             try:
                 return self._patch_once(res, namespace, name, patch_type, body, manager, field_validation,
                                         dry_run, subresource, force, user)
@@ -528,8 +529,8 @@ class Store:
             patched["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if patched.get("metadata", {}).get("name", name) != name:
             raise bad_request(f"the name of the object ({patched['metadata']['name']}) does not match the name on the URL ({name})")
-        obj, warnings, _ = self.update(res, namespace, name, patched, manager, field_validation, dry_run, subresource,
-                                       "Update", old=old, user=user)
+        obj, warnings, dummy = self.update(res, namespace, name, patched, manager, field_validation, dry_run, subresource,
+                                           "Update", old=old, user=user)
         return obj, warnings, False
 
     def _apply(self, res, namespace, name, old, applied, manager, field_validation, dry_run, subresource, force, user):
@@ -565,19 +566,19 @@ class Store:
                 raise not_found(res, name)
             merged["metadata"].pop("resourceVersion", None)
             self.validate(res, merged, "Ignore", name)
-            obj, _ = self.create(res, namespace, merged, user or {"name": "", "groups": []}, manager, "Ignore", dry_run, validated=True)
+            obj, dummy = self.create(res, namespace, merged, user or {"name": "", "groups": []}, manager, "Ignore", dry_run, validated=True)
             return obj, warnings, True
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         self.validate(res, merged, "Ignore", name)
-        obj, _, _ = self.update(res, namespace, name, merged, manager, "Ignore", dry_run, subresource, "Apply",
-                                validated=True, old=old, user=user)
+        obj, dummy, dummy = self.update(res, namespace, name, merged, manager, "Ignore", dry_run, subresource, "Apply",
+                                        validated=True, old=old, user=user)
         return obj, warnings, False
 
     # -- delete ---------------------------------------------------------------------------------
     def delete(self, res, namespace, name, options=None, dry_run=False):
         """The object as deleted (or as marked for deletion when finalizers remain)."""
         options = options or {}
-        for _ in range(10):
+        for dummy in range(10):
             old = self.must_read(res, namespace, name)
             pre = options.get("preconditions") or {}
             if pre.get("uid") and pre["uid"] != old["metadata"].get("uid"):
@@ -624,7 +625,7 @@ class Store:
         for other in self.registry.all():
             if other.kind in REVIEW_KINDS or other.kind == "CustomResourceDefinition":
                 continue
-            kvs, _, _ = self.etcd.list(other.storage_prefix())
+            kvs, dummy, dummy = self.etcd.list(other.storage_prefix())
             for kv in kvs:
                 obj = json.loads(kv.value)
                 refs = obj.get("metadata", {}).get("ownerReferences") or []
@@ -660,7 +661,7 @@ class Store:
         for other in self.registry.all():
             if not other.namespaced:
                 continue
-            kvs, _, _ = self.etcd.list(other.storage_prefix(name))
+            kvs, dummy, dummy = self.etcd.list(other.storage_prefix(name))
             for kv in kvs:
                 obj = json.loads(kv.value)
                 self.etcd.delete(kv.key)
@@ -669,7 +670,7 @@ class Store:
         return marked
 
     def delete_collection(self, res, namespace, label_selector="", field_selector="", options=None, dry_run=False):
-        items, revision, _ = self.list(res, namespace, label_selector, field_selector)
+        items, revision, dummy = self.list(res, namespace, label_selector, field_selector)
         deleted = []
         for item in items:
             try:
@@ -686,7 +687,7 @@ class Store:
         fields = self._fields(field_selector, res)
         prefix = res.storage_prefix(namespace)
         if resource_version in (None, "", "0"):
-            items, revision, _ = self.list(res, namespace, label_selector, field_selector)
+            items, revision, dummy = self.list(res, namespace, label_selector, field_selector)
             for item in items:
                 if not send("ADDED", item):
                     return
@@ -771,7 +772,7 @@ def _has_rv(body, patch_type):
 
 def _svc_invalid(svc, message):
     name = svc["metadata"]["name"]
-    field, _, rest = message.partition(": ")
+    field, dummy, rest = message.partition(": ")
     return ApiError(422, "Invalid", f'Service "{name}" is invalid: {message}',
                     {"name": name, "kind": "Service", "causes": [{"reason": "FieldValueInvalid", "message": rest, "field": field}]})
 

@@ -179,7 +179,7 @@ def env_fixture(tmp_path_factory):
             ctl.start()
             threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             servers.append((httpd, ctl, stop))
-        e.controllers = [ctl for _, ctl, _ in servers]
+        e.controllers = [ctl for dummy, ctl, dummy in servers]
         yield e
     finally:
         for httpd, ctl, stop in servers:
@@ -200,7 +200,7 @@ def test_version_and_health_anonymous(env):
     anon = env.client(None)
     version = anon.get("/version")
     assert version["gitVersion"] == "v1.32.3"
-    assert anon.request("GET", "/livez") == "ok" or True
+    anon.request("GET", "/livez")
     with pytest.raises(ApiError) as err:
         anon.get("/api/v1/namespaces/default/configmaps")
     assert err.value.status == 403
@@ -371,7 +371,7 @@ def test_bootstrap_tokens_and_cluster_info(env):
     past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     c.post("/api/v1/namespaces/kube-system/secrets", _token_secret("abcdef", "0123456789abcdef", later))
     c.post("/api/v1/namespaces/kube-public/configmaps", {"metadata": {"name": "cluster-info"},
-                                                          "data": {"kubeconfig": "apiVersion: v1\nkind: Config\n"}})
+                                                         "data": {"kubeconfig": "apiVersion: v1\nkind: Config\n"}})
     boot = env.client(token="abcdef.0123456789abcdef")
     assert boot.get("/api/v1/namespaces/kube-public/configmaps/cluster-info")
     with pytest.raises(ApiError) as err:
@@ -435,7 +435,7 @@ def test_python_client_dynamic_discovery(env):
     api_client = kconfig.new_client_from_config(env.kubeconfig())
     dyn = dynamic.DynamicClient(api_client)
     deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
-    assert deployments.namespaced and "status" in [s for s in deployments.subresources]
+    assert deployments.namespaced and "status" in list(deployments.subresources)
     cms = dyn.resources.get(api_version="v1", kind="ConfigMap")
     cms.create(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dyn"}}, namespace="default")
     assert cms.get(name="dyn", namespace="default").metadata.name == "dyn"
@@ -474,7 +474,7 @@ def test_crd_then_cr_and_strict(env):
         c.patch("/apis/example.com/v1/namespaces/default/widgets/w", {"spec": {"size": 3}}, content_type=STRATEGIC_MERGE_PATCH)
     assert err.value.status == 415
     applied = c.patch("/apis/example.com/v1/namespaces/default/widgets/w4", {"apiVersion": "example.com/v1", "kind": "Widget",
-                                                                            "metadata": {"name": "w4"}, "spec": {"size": 4}},
+                                                                             "metadata": {"name": "w4"}, "spec": {"size": 4}},
                       content_type=APPLY_PATCH, query={"fieldManager": "t"})
     assert applied["spec"] == {"size": 4}
     if ETCDCTL:
@@ -629,7 +629,7 @@ def test_python_client_watch(env):
 def test_not_ready_while_etcd_unreachable(env):
     messages = []
     flags = [f for f in server_flags(env, 16446) if not f.startswith("--etcd-servers")] + ["--etcd-servers=https://127.0.0.1:23798"]
-    api, httpd, _ = apiserver.build(apiserver.parse_flags(flags), lambda level, msg: messages.append(msg))
+    api, httpd, dummy = apiserver.build(apiserver.parse_flags(flags), lambda level, msg: messages.append(msg))
     stop = threading.Event()
     threading.Thread(target=apiserver.bootstrap, args=(api, api.log, stop), daemon=True).start()
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()

@@ -244,7 +244,7 @@ def test_ssa_first_apply_owns_what_it_applied():
 
 @needs_schemas
 def test_ssa_reapply_changes_nothing():
-    first, _ = p.server_side_apply(None, _configmap(key="v"), "ansible", False, None, "2024-01-01T00:00:00Z")
+    first, dummy = p.server_side_apply(None, _configmap(key="v"), "ansible", False, None, "2024-01-01T00:00:00Z")
     live = _stored(first)
     again, conflicts = p.server_side_apply(live, _configmap(key="v"), "ansible", False, None, "2024-02-02T00:00:00Z")
     assert conflicts == []
@@ -254,7 +254,7 @@ def test_ssa_reapply_changes_nothing():
 
 @needs_schemas
 def test_ssa_change_refreshes_time_and_drops_fields_no_longer_applied():
-    first, _ = p.server_side_apply(None, _configmap(key="v", old="o"), "ansible", False, None, "t1")
+    first, dummy = p.server_side_apply(None, _configmap(key="v", old="o"), "ansible", False, None, "t1")
     second, conflicts = p.server_side_apply(_stored(first), _configmap(key="w"), "ansible", False, None, "t2")
     assert conflicts == []
     assert second["data"] == {"key": "w"}
@@ -266,7 +266,7 @@ def test_ssa_change_refreshes_time_and_drops_fields_no_longer_applied():
 
 @needs_schemas
 def test_ssa_keeps_removed_field_another_manager_owns():
-    first, _ = p.server_side_apply(None, _configmap(key="v", shared="s"), "ansible", False, None, "t1")
+    first, dummy = p.server_side_apply(None, _configmap(key="v", shared="s"), "ansible", False, None, "t1")
     live = _stored(first)
     edited = copy.deepcopy(live)
     edited["data"]["shared"] = "edited"
@@ -306,15 +306,15 @@ def test_ssa_same_value_is_shared_not_a_conflict():
 
 @needs_schemas
 def test_ssa_two_appliers_conflict_without_using():
-    first, _ = p.server_side_apply(None, _configmap(key="v"), "one", False, None, "t1")
-    _, conflicts = p.server_side_apply(_stored(first), _configmap(key="w"), "two", False, None, "t2")
+    first, dummy = p.server_side_apply(None, _configmap(key="v"), "one", False, None, "t1")
+    dummy, conflicts = p.server_side_apply(_stored(first), _configmap(key="w"), "two", False, None, "t2")
     assert conflicts == ['conflict with "one": .data.key']
 
 
 @needs_schemas
 def test_ssa_deployment_merges_containers_by_name_and_removes_unapplied_one():
     config = _deployment()
-    first, _ = p.server_side_apply(None, config, "ansible", False, None, "t1")
+    first, dummy = p.server_side_apply(None, config, "ansible", False, None, "t1")
     fields = first["metadata"]["managedFields"][0]["fieldsV1"]
     containers = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]
     assert set(containers) == {'k:{"name":"web"}', 'k:{"name":"side"}'}
@@ -339,14 +339,14 @@ def test_ssa_ignores_status_and_server_fields_in_the_config():
     config = _configmap(key="v")
     config["metadata"]["resourceVersion"] = "42"
     config["status"] = {"x": 1}
-    obj, _ = p.server_side_apply(None, config, "m", False, None, "t")
+    obj, dummy = p.server_side_apply(None, config, "m", False, None, "t")
     assert "status" not in obj and "resourceVersion" not in obj["metadata"]
 
 
 @needs_schemas
 def test_ssa_object_without_managed_fields_belongs_to_before_first_apply():
     live = _stored(_configmap(key="v"))
-    _, conflicts = p.server_side_apply(live, _configmap(key="w"), "ansible", False, None, "t")
+    dummy, conflicts = p.server_side_apply(live, _configmap(key="w"), "ansible", False, None, "t")
     assert conflicts == ['conflict with "before-first-apply" using v1: .data.key']
 
 

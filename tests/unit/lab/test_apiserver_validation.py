@@ -117,11 +117,11 @@ def test_deployment_type_error_is_always_an_error():
     obj = _deployment()
     obj["spec"]["replicas"] = "three"
     for mode in ("Strict", "Warn", "Ignore"):
-        _, _, errors = v.validate_builtin(obj, mode)
+        dummy, dummy, errors = v.validate_builtin(obj, mode)
         assert errors == ['spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"']
     obj = _deployment()
     obj["spec"]["strategy"]["rollingUpdate"]["maxSurge"] = True  # int-or-string
-    _, _, errors = v.validate_builtin(obj, "Strict")
+    dummy, dummy, errors = v.validate_builtin(obj, "Strict")
     assert errors == ['spec.strategy.rollingUpdate.maxSurge: Invalid value: "boolean": spec.strategy.rollingUpdate.maxSurge '
                       'in body must be of type integer,string: "boolean"']
 
@@ -130,20 +130,20 @@ def test_deployment_type_error_is_always_an_error():
 def test_deployment_required_and_semantic_rules():
     obj = _deployment()
     obj["spec"]["selector"] = {"matchLabels": {"app": "db"}}
-    _, _, errors = v.validate_builtin(obj, "Strict")
+    dummy, dummy, errors = v.validate_builtin(obj, "Strict")
     assert errors == ['spec.template.metadata.labels: Invalid value: map[string]string{"app":"web", "tier":"front"}: '
                       '`selector` does not match template `labels`']
     obj["spec"]["selector"] = {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]}]}
     assert v.validate_builtin(obj, "Strict")[2] == []
     del obj["spec"]["selector"]
     del obj["spec"]["template"]["spec"]["containers"][0]["name"]
-    _, _, errors = v.validate_builtin(obj, "Strict")
+    dummy, dummy, errors = v.validate_builtin(obj, "Strict")
     assert "spec.selector: Required value" in errors
     assert "spec.template.spec.containers[0].name: Required value" in errors
     obj = _deployment()
     obj["spec"]["replicas"] = -1
     obj["spec"]["template"]["spec"]["containers"][0]["image"] = ""
-    _, _, errors = v.validate_builtin(obj, "Strict")
+    dummy, dummy, errors = v.validate_builtin(obj, "Strict")
     assert errors == ["spec.replicas: Invalid value: -1: must be greater than or equal to 0",
                       "spec.template.spec.containers[0].image: Required value"]
 
@@ -291,7 +291,7 @@ def test_installation_value_errors():
     pool["blockSize"] = "26"
     obj["spec"]["calicoNetwork"]["bgp"] = "On"
     obj["spec"]["calicoNetwork"]["ipPools"].append({"encapsulation": "IPIP"})
-    _, _, errors = v.validate_custom(obj, schema, "Strict")
+    dummy, dummy, errors = v.validate_custom(obj, schema, "Strict")
     assert errors == [
         'spec.calicoNetwork.bgp: Unsupported value: "On": supported values: "Enabled", "Disabled"',
         'spec.calicoNetwork.ipPools[0].encapsulation: Unsupported value: "Bogus": supported values: "IPIPCrossSubnet", '
@@ -316,7 +316,7 @@ def test_custom_schema_keywords():
     obj = {"apiVersion": "x.io/v1", "kind": "T", "metadata": {"name": "t"},
            "spec": {"size": 11, "name": "abcdef1", "tags": ["a", "b", "c"], "free": {"anything": {"goes": 1}},
                     "labels": {"a": "b", "c": 1}, "port": "http", "maybe": None, "gone": None}}
-    cleaned, _, errors = v.validate_custom(obj, schema, "Strict")
+    cleaned, dummy, errors = v.validate_custom(obj, schema, "Strict")
     assert errors == [
         "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10",
         "spec.name: Invalid value: \"abcdef1\": spec.name in body should match '^[a-z]+$'",
@@ -341,7 +341,7 @@ def test_custom_schema_keywords():
 def test_custom_object_without_properties_allows_nothing():
     schema = {"type": "object", "properties": {"spec": {"type": "object"}}}
     obj = {"apiVersion": "x.io/v1", "kind": "T", "metadata": {"name": "t"}, "spec": {"a": 1}, "extra": 2}
-    cleaned, _, errors = v.validate_custom(obj, schema, "Strict")
+    cleaned, dummy, errors = v.validate_custom(obj, schema, "Strict")
     assert errors == ['unknown field "spec.a"', 'unknown field "extra"']
     assert cleaned == {"apiVersion": "x.io/v1", "kind": "T", "metadata": {"name": "t"}, "spec": {}}
     assert obj["spec"] == {"a": 1} and obj["extra"] == 2  # the input is not modified

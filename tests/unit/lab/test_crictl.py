@@ -88,7 +88,7 @@ def test_parse_plugins_columns():
 
 def test_parse_version_takes_the_server_section():
     assert crictl.parse_version(VERSION) == "1.6.20~ds1"
-    assert crictl.parse_version(VERSION.split("Server:")[0]) is None
+    assert crictl.parse_version(VERSION.split("Server:", maxsplit=1)[0]) is None
 
 
 def test_endpoint_resolution_order(root, monkeypatch):

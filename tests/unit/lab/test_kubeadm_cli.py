@@ -506,7 +506,7 @@ def test_invalid_and_stacked_configs_refused(lab, capsys):
     rc, _out, err = run(["init", "--config", str(bad)], capsys)
     assert rc == 1 and 'unknown field "apiServer.certSans"' in err
     stacked = lab.tmp / "stacked.yaml"
-    stacked.write_text(INIT_CONFIG.split("etcd:")[0] + "etcd:\n  local:\n    dataDir: /var/lib/etcd\n")
+    stacked.write_text(INIT_CONFIG.split("etcd:", maxsplit=1)[0] + "etcd:\n  local:\n    dataDir: /var/lib/etcd\n")
     rc, _out, err = run(["init", "--config", str(stacked)], capsys)
     assert rc == 1 and "stacked etcd" in err and "not implemented by the stand-in" in err
     rc, _out, err = run(["init", "--config", str(lab.config), "--dry-run"], capsys)

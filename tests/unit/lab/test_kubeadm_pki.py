@@ -20,7 +20,7 @@ def test_ca_and_leaf_are_signed_and_match():
     leaf, key = pki.new_leaf(ca, ca_key, "kube-apiserver", server=True, sans=["cp-1", "10.0.0.11"])
     assert pki.signed_by(leaf, ca)
     assert pki.keys_match(leaf, key)
-    other, _ = pki.new_ca("other")
+    other, dummy = pki.new_ca("other")
     assert not pki.signed_by(leaf, other)
     assert pki.sans_of(leaf) == (["cp-1"], ["10.0.0.11"])
     assert (ca.not_valid_after_utc - ca.not_valid_before_utc).days >= 3650

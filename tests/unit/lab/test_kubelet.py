@@ -88,7 +88,7 @@ def test_kubeadm_flags_parse():
     assert values["node-labels"] == {"a": "b", "c": "d", "e": ""}
     assert values["register-with-taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"},
                                               {"key": "dedicated", "value": "gpu", "effect": "NoExecute"}]
-    names = [name for name, _ in deprecated]
+    names = [name for name, dummy in deprecated]
     assert names == ["container-runtime-endpoint", "pod-infra-container-image", "register-with-taints"]
     assert dict(deprecated)["pod-infra-container-image"].startswith("will be removed in 1.35")
 
@@ -204,7 +204,7 @@ def test_wrong_types_are_refused():
 
 
 def test_cgroup_driver_must_be_known():
-    config, _ = kc.decode_config("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: sysd\n")
+    config, dummy = kc.decode_config("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: sysd\n")
     with pytest.raises(kc.ValidationError, match="cgroupDriver"):
         kc.validate_config(config)
 
@@ -231,8 +231,8 @@ def test_no_kubeconfig_and_no_bootstrap_file(tmp_path, monkeypatch, capsys):
 
 
 def test_flags_override_config():
-    config, _ = kc.decode_config(KUBEADM_CONFIG)
-    values, _ = kc.parse_flags(["--cgroup-driver=cgroupfs", "--register-with-taints=a=b:NoSchedule"])
+    config, dummy = kc.decode_config(KUBEADM_CONFIG)
+    values, dummy = kc.parse_flags(["--cgroup-driver=cgroupfs", "--register-with-taints=a=b:NoSchedule"])
     kc.apply_flag_overrides(config, values)
     assert config["cgroupDriver"] == "cgroupfs"
     assert config["registerWithTaints"] == [{"key": "a", "value": "b", "effect": "NoSchedule"}]
@@ -438,7 +438,7 @@ def test_standalone_kubelet_serves_healthz_runs_static_pod_and_stops_on_sigterm(
         assert "[kube-apiserver] apiserver stand-in child up" in err
         assert 'node="test-node"' in err
         with pytest.raises(OSError):
-            for _ in range(50):
+            for dummy in range(50):
                 os.kill(child, 0)
                 time.sleep(0.1)
     finally:

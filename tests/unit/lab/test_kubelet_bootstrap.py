@@ -98,7 +98,7 @@ def test_bootstrap_writes_cert_symlink_and_kubeconfig(root, monkeypatch):
     assert kb.load_client_cert("/etc/kubernetes/kubelet.conf", "/etc/kubernetes/bootstrap-kubelet.conf",
                                "/var/lib/kubelet/pki", "worker-1", logs.append, client_factory=factory) is True
     assert seen_conf["token"] == "abcdef.0123456789abcdef" and seen_conf["server"] == "https://10.0.0.11:6443"
-    (csr,) = api.csrs.values()
+    (csr,) = list(api.csrs.values())
     assert csr["metadata"]["name"].startswith("csr-")
     assert csr["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
     assert csr["spec"]["usages"] == ["digital signature", "client auth"]

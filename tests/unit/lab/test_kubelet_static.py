@@ -117,7 +117,7 @@ def test_crashing_child_is_restarted_with_backoff(env):
     assert wait_for(lambda: pod.process.poll() is not None)
     manager.tick()
     assert pod.backoff == 2
-    for _ in range(6):
+    for dummy in range(6):
         pod.backoff = min(pod.backoff * 2, ks.MAX_BACKOFF)
     assert pod.backoff == 30
     assert any("exitCode=3" in msg for msg in logs)

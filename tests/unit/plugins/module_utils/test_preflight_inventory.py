@@ -743,14 +743,14 @@ def test_binaries_need_every_sha256():
 def test_binaries_with_every_sha256_pass():
     sums = {'kubeadm': KP_SHA, 'kubelet': KP_SHA, 'kubectl': KP_SHA}
     result = kp_check({'w1': {'kube_packages_source': 'binary', 'kube_packages_binary_sha256': sums,
-                           'kube_packages_crictl_sha256': KP_SHA}})
+                              'kube_packages_crictl_sha256': KP_SHA}})
     assert result['errors'] == []
 
 
 def test_unknown_binary_in_sha256_map():
     sums = {'kubeadm': KP_SHA, 'kubelet': KP_SHA, 'kubectl': KP_SHA, 'kubeproxy': KP_SHA}
     only(kp_check({'w1': {'kube_packages_source': 'binary', 'kube_packages_binary_sha256': sums,
-                       'kube_packages_crictl_sha256': KP_SHA}})['errors'], 'kubeproxy')
+                          'kube_packages_crictl_sha256': KP_SHA}})['errors'], 'kubeproxy')
 
 
 def test_standin_url_is_refused_in_production_only():
