@@ -30,10 +30,7 @@ from .etcd import EtcdError
 from .registry import REVIEW_KINDS
 from .store import ApiError, bad_request, evict
 
-try:
-    from . import tables
-except ImportError:  # until the separately written module lands
-    from . import _fallback as tables
+from . import tables
 
 ALL_ACCESS_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
 NODE_WRITABLE = {"nodes", "pods", "leases", "events", "certificatesigningrequests"}

@@ -21,14 +21,8 @@ from . import selectors
 from .etcd import EtcdError
 from .registry import REVIEW_KINDS
 
-try:
-    from . import patching
-except ImportError:  # until the separately written module lands
-    from . import _fallback as patching
-try:
-    from . import validation
-except ImportError:
-    from . import _fallback as validation
+from . import patching
+from . import validation
 
 
 class ApiError(Exception):

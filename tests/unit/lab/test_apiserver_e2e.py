@@ -200,7 +200,7 @@ def test_version_and_health_anonymous(env):
     anon = env.client(None)
     version = anon.get("/version")
     assert version["gitVersion"] == "v1.32.3"
-    anon.request("GET", "/livez")
+    assert anon.request("GET", "/livez") == "ok"
     with pytest.raises(ApiError) as err:
         anon.get("/api/v1/namespaces/default/configmaps")
     assert err.value.status == 403

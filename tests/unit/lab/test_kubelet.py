@@ -425,8 +425,15 @@ def test_standalone_kubelet_serves_healthz_runs_static_pod_and_stops_on_sigterm(
         assert body == "ok"
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=2, context=context) as resp:
-            assert resp.read() == b"ok"
+        # The HTTPS listener on the kubelet port may come up a moment after healthz.
+        secure = None
+        while time.time() < deadline and secure is None:
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=2, context=context) as resp:
+                    secure = resp.read()
+            except OSError:
+                time.sleep(0.2)
+        assert secure == b"ok"
         while time.time() < deadline and not marker.exists():
             time.sleep(0.2)
         child = int(marker.read_text())
