@@ -10,7 +10,7 @@ recorded for the stage summary); in any other profile the run stops with one
 message naming the URL and the variable that points to a mirror.
 
 A source may also name a ``standin_url``: the same artifact in the lab's
-stand-in repository (lab/standin). Only in the ``lab`` profile, and only when
+stand-in repository (the project's lab tooling). Only in the ``lab`` profile, and only when
 the real URL does not answer, a stage whose every unreachable source has a
 stand-in that answers runs against the stand-in instead of being skipped
 (`plan_standins`); the reason is recorded, and the stage summary marks the
