@@ -27,11 +27,11 @@ class PKIError(Exception):
     """A certificate or key problem, worded like kubeadm's."""
 
 
-
 def not_after_utc(cert):
     """The certificate's notAfter as an aware UTC datetime (Debian 12's cryptography 38 has no *_utc properties)."""
     value = getattr(cert, "not_valid_after_utc", None)
     return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+
 
 def new_key(algorithm="RSA-2048"):
     if algorithm == "ECDSA-P256":
