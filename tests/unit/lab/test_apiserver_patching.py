@@ -469,7 +469,7 @@ def test_ssa_after_kubectl_csa_without_migration_keeps_fields_of_the_update_entr
     first, conflicts = p.server_side_apply(live, _csa_deployment(), "kubectl", False, None, "t2")
     assert conflicts == []
     live = _stored(first, rv="2")
-    _, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", False, None, "t3")
+    dummy, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", False, None, "t3")
     assert conflicts == ['conflict with "kubectl-client-side-apply" using apps/v1: .spec.replicas']
     second, conflicts = p.server_side_apply(live, _csa_deployment(replicas=3), "kubectl", True, None, "t3")
     assert conflicts == []
