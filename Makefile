@@ -31,7 +31,7 @@ export PATH := $(BIN):$(PATH)
 # Molecule scenarios, in the order `make test` runs them.
 SCENARIOS ?= default preflight runtime runtime_docker runtime_archive runtime_v2 storage etcd ssh etcd_ops kube_standin
 
-.PHONY: help setup engine image lab lab-down test unit lint sanity molecule build bench clean \
+.PHONY: help setup engine image hosttools lab lab-down test unit lint sanity molecule build bench clean \
 	tools package package-check ee docs-lint importer
 
 help:
@@ -63,7 +63,7 @@ image: engine
 	@mkdir -p .cache/lab
 	@lab/image/build.sh > .cache/lab/image.new && mv .cache/lab/image.new .cache/lab/image
 
-lab: setup image
+lab: setup image hosttools
 	$(BIN)/ansible-playbook lab/up.yml -e lab_image=$$(cat .cache/lab/image)
 	$(BIN)/ansible-playbook playbooks/site.yml
 
@@ -72,7 +72,15 @@ lab-down: setup engine
 
 test: unit lint sanity package molecule
 
-unit: setup
+# Host tools the lab stand-ins need: gpg signs the stand-in repository (lab/standin/build_repo.py);
+# the API stand-in's unit tests run against a throwaway real etcd.
+hosttools:
+	@missing=""; for t in gpg:gnupg gpgv:gpgv etcd:etcd-server etcdctl:etcd-client; do \
+	  command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	  if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+unit: setup hosttools
 	$(BIN)/python -m pytest tests/unit tests/packaging -q
 
 lint: setup
@@ -89,7 +97,7 @@ sanity: setup $(GET_PIP)
 	cd $(SANITY_DIR) && git init -q && git add -A && \
 	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
-molecule: setup image
+molecule: setup image hosttools
 	@set -e; summary=""; for s in $(SCENARIOS); do \
 	  echo "=== molecule test -s $$s"; start=$$(date +%s); \
 	  LAB_IMAGE=$$(cat .cache/lab/image) $(BIN)/molecule test -s $$s || { echo "=== molecule scenario $$s FAILED"; exit 1; }; \
