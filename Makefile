@@ -29,7 +29,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export PATH := $(BIN):$(PATH)
 
 # Molecule scenarios, in the order `make test` runs them.
-SCENARIOS ?= default preflight runtime runtime_docker runtime_archive runtime_v2 storage etcd ssh etcd_ops kube_standin
+SCENARIOS ?= default preflight runtime runtime_docker runtime_archive runtime_v2 storage etcd ssh etcd_ops cluster
 
 .PHONY: help setup engine image hosttools lab lab-down test unit lint sanity molecule build bench clean \
 	tools package package-check ee docs-lint importer
