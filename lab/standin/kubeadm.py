@@ -3,7 +3,7 @@
 It implements the subset of kubeadm 1.32.3 the collection's roles use, against the lab's stand-in
 kubelet and kube-apiserver (or anything speaking the Kubernetes API): ``version``, ``config validate``,
 ``init`` (external etcd only), ``init phase upload-certs``, ``join``, ``token create|list|delete|generate``,
-``certs certificate-key|check-expiration|renew``, ``upgrade plan|apply|node`` and ``reset``.  Other
+``certs certificate-key|check-expiration|renew``, ``kubeconfig user``, ``upgrade plan|apply|node`` and ``reset``.  Other
 commands and flags are refused the way cobra refuses them; options the stand-in cannot honour answer
 "not implemented by the stand-in".  The first line on stderr is the STAND-IN banner.
 """
@@ -20,6 +20,7 @@ from . import kubeadm_defaults as defaults
 from . import kubeadm_env as env
 from . import kubeadm_init
 from . import kubeadm_join
+from . import kubeadm_kubeconfig
 from . import kubeadm_ops as ops
 from . import pki
 from .kubeadm_flags import BOOL, LIST, STRING, FlagError, parse
@@ -100,6 +101,8 @@ COMMANDS = {
     ("certs", "certificate-key"): ({}, {}, cmd_certificate_key, 0),
     ("certs", "check-expiration"): (KUBECONFIG_FLAG, {}, lambda p, f: certs.check_expiration(f), 0),
     ("certs", "renew"): (KUBECONFIG_FLAG, {}, lambda p, f: certs.renew(f, p), None),
+    ("kubeconfig", "user"): ({"client-name": STRING, "org": LIST, "validity-period": STRING, "config": STRING, "token": STRING},
+                             {}, kubeadm_kubeconfig.user, 0),
     ("upgrade", "plan"): (KUBECONFIG_FLAG, {}, lambda p, f: ops.upgrade_plan(f), 0),
     ("upgrade", "apply"): ({"yes": BOOL, "kubeconfig": STRING}, {"y": "yes"}, ops.upgrade_apply, None),
     ("upgrade", "node"): (KUBECONFIG_FLAG, {}, lambda p, f: ops.upgrade_node(f), 0),

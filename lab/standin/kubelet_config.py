@@ -435,6 +435,9 @@ def decode_config(text, strict=None):
         warnings.append(message)
     config = dict(DEFAULTS)
     config.update({k: v for k, v in body.items() if k in CONFIG_FIELDS and v is not None})
+    if not config.get("containerRuntimeEndpoint"):
+        # SetDefaults_KubeletConfiguration: an empty endpoint (kubeadm writes "") is containerd's socket
+        config["containerRuntimeEndpoint"] = DEFAULTS["containerRuntimeEndpoint"]
     for key in NESTED_FIELDS:
         if isinstance(body.get(key), dict):
             config[key] = body[key]

@@ -70,6 +70,15 @@ def base_inventory():
         }}}
 
 
+# The stages of the control_plane and nodes cases: the base's, and the new stage(s). Their
+# variables (kube_pod_subnet, kube_node_labels, edge_region, ...) are declared in the
+# control_plane and node_join roles' argument specs, and preflight_stages must allow the
+# stages (the preflight role's spec): without those the cases fail for an unknown variable
+# or stage instead.
+CONTROL_PLANE_STAGES = ['runtime', 'etcd', 'storage', 'control_plane']
+NODES_STAGES = ['runtime', 'etcd', 'storage', 'nodes']
+CLUSTER_STAGES = ['runtime', 'etcd', 'storage', 'control_plane', 'nodes']
+
 # Each case: id, category, what the operator wrote (shown in the table), the word the
 # message must contain, and the change to the base inventory.
 CASES = [
@@ -162,6 +171,37 @@ CASES = [
      {'vars': {'local_storage_mount_root': 'mnt/disks'}}),
     ('devices-not-dev', 'unsafe path', 'local_storage_devices: [sdb]', 'local_storage_devices',
      {'host_vars': {'p2': {'local_storage_devices': ['sdb']}}}),
+    # the control_plane and nodes stages
+    ('kube-version-1.30', 'out of range', 'kube_version: 1.30.0 (1.31 to 1.37 supported)', 'kube_version',
+     {'vars': {'preflight_stages': CLUSTER_STAGES, 'kube_version': '1.30.0'}}),
+    ('subnets-overlap', 'impossible combination',
+     'kube_pod_subnet: 10.96.0.0/16 (inside the service subnet 10.96.0.0/12)', 'kube_service_subnet', {'vars': {'preflight_stages': CONTROL_PLANE_STAGES, 'kube_pod_subnet': '10.96.0.0/16'}}),
+    ('pod-subnet-holds-nodes', 'impossible combination', 'kube_pod_subnet: 172.30.90.0/24 (the nodes\' network)',
+     'kube_pod_subnet', {'vars': {'preflight_stages': CONTROL_PLANE_STAGES, 'kube_pod_subnet': '172.30.90.0/24'}}),
+    ('control-plane-and-edge', 'impossible combination', 'p1 in kube_control_plane and edge', 'edge',
+     {'vars': {'preflight_stages': CLUSTER_STAGES}, 'add_to_group': ('edge', 'p1')}),
+    # Two hosts that are never reached (preflight refuses before any connection) make a control plane of 4.
+    ('control-plane-of-4', 'impossible combination', 'kube_control_plane of 4 (p1, p2, p4, p5)',
+     'kube_control_plane_allow_even',
+     {'vars': {'preflight_stages': CONTROL_PLANE_STAGES},
+      'add_hosts': [('p4', {'ansible_host': PREFIX + 'p4'}), ('p5', {'ansible_host': PREFIX + 'p5'})],
+      'add_to_group': ('kube_control_plane', 'p2', 'p4', 'p5')}),
+    ('label-key-invalid', 'invalid name', "kube_node_labels: {'bad key!': x} on p2", 'kube_node_labels',
+     {'vars': {'preflight_stages': NODES_STAGES},
+      'host_vars': {'p2': {'kube_node_labels': {'bad key!': 'x'}}}}),
+    ('taint-noscheduled', 'unknown enum', "kube_node_taints: {'dedicated:NoScheduled': gpu} on p2", 'NoScheduled',
+     {'vars': {'preflight_stages': NODES_STAGES},
+      'host_vars': {'p2': {'kube_node_taints': {'dedicated:NoScheduled': 'gpu'}}}}),
+    ('edge-region-space', 'invalid name', "edge_region: 'eu west' on p3", 'edge_region',
+     {'vars': {'preflight_stages': NODES_STAGES}, 'host_vars': {'p3': {'edge_region': 'eu west'}}}),
+    ('apiserver-endpoint-no-port', 'impossible combination', 'kube_apiserver_endpoint: lb.example (no port)',
+     'kube_apiserver_endpoint',
+     {'vars': {'preflight_stages': CONTROL_PLANE_STAGES, 'kube_apiserver_endpoint': 'lb.example'}}),
+    # Without the runtime stage, so that the nodes stage's own rule refuses it.
+    ('nodes-docker-without-cri-dockerd', 'impossible combination',
+     'engine docker, cri-dockerd disabled (nodes stage only)', 'container_runtime_cri_dockerd_enabled',
+     {'vars': {'preflight_stages': ['etcd', 'storage', 'nodes'], 'container_runtime_engine': 'docker',
+               'container_runtime_cri_dockerd_enabled': False}}),
 ]
 
 
@@ -180,6 +220,8 @@ def apply(change):
             top['children'][group]['hosts'][host] = {}
     if 'add_host' in change:
         name, hv = change['add_host']
+        top['hosts'][name] = hv
+    for name, hv in change.get('add_hosts', []):
         top['hosts'][name] = hv
     if 'rename_host' in change:
         old, new = change['rename_host']

@@ -30,10 +30,13 @@ STAGES = {
     'etcd': (('etcd', 'main', ('etcd',)), ('etcd', 'apiserver_client', ('kube_control_plane',))),
     'storage': (('local_storage', 'main', ('kube_node',)),),
     'kube_packages': (('kube_packages', 'main', KUBE_GROUPS),),
+    'control_plane': (('control_plane', 'main', ('kube_control_plane',)),),
+    'nodes': (('node_join', 'main', ('kube_node', 'edge')),),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
-# `kube_node_name` are shared by the stages and declared in the preflight role.
-PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_')
+# `kube_node_name` are shared by the stages and declared in the preflight role; `edge_`
+# belongs to node_join (edge_region, edge_zone, edge_taint).
+PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_', 'edge_')
 # The Kubernetes node name of a host, when it differs from the inventory name.
 NODE_NAME_VAR = 'kube_node_name'
 # A Kubernetes node name: a DNS-1123 subdomain.
@@ -215,6 +218,8 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
         _storage_rules(report, host_vars, groups.get('kube_node', []))
     if 'kube_packages' in stages:
         _kube_packages_rules(report, specs, host_vars, kube_hosts, profile)
+    if 'control_plane' in stages or 'nodes' in stages:
+        _cluster_rules(report, specs, host_vars, groups, stages)
 
     out = report.result()
     out['hosts'] = len(all_hosts)
@@ -243,6 +248,20 @@ def _kube_packages_rules(report, specs, host_vars, hosts, profile):
         for name in kube_packages.VARIABLES:
             hv.setdefault(name, _value(host_vars[host], specs, 'kube_packages', name))
         for level, message in kube_packages.problems(hv, profile):
+            report.add(level, message.replace('{host}', HOSTS), host)
+
+
+def _cluster_rules(report, specs, host_vars, groups, stages):
+    from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import cluster
+    filled = {}
+    for host, hv in host_vars.items():
+        filled[host] = dict(hv)
+        for name, (role, default) in cluster.VARIABLES.items():
+            if name not in hv:
+                # The role's default; until a role declares the variable, the default the rules know.
+                filled[host][name] = _value(hv, specs, role, name) if name in options_of(specs, role) else default
+    for level, message, hosts in cluster.problems(filled, groups, stages, declared_names(specs)):
+        for host in hosts or [None]:
             report.add(level, message.replace('{host}', HOSTS), host)
 
 

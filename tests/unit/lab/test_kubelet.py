@@ -458,3 +458,85 @@ def yaml_pod():
     return ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\nspec:\n  containers:\n"
             "  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.32.3\n"
             "    command: [kube-apiserver, --secure-port=6443]\n")
+
+
+# --- the runtime endpoint: any unix socket, containerd's or cri-dockerd's ---------------------------------
+
+CRI_DOCKERD = "unix:///run/cri-dockerd.sock"
+CTR_PLUGINS = ("TYPE                            ID                       PLATFORMS      STATUS    \n"
+               "io.containerd.grpc.v1           cri                      linux/amd64    ok        \n")
+CTR_VERSION = "Client:\n  Version:  1.6.20~ds1\n\nServer:\n  Version:  1.6.20~ds1\n"
+
+
+@pytest.fixture(name="runtime_root")
+def fixture_runtime_root(tmp_path, monkeypatch):
+    """A node root, the in-package crictl stand-in (no crictl on PATH) and a fake `ctr` recording its --address."""
+    from lab.standin import crictl as crictl_standin  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("IRONSTONE_STANDIN_ROOT", str(tmp_path))
+    monkeypatch.delenv("CONTAINER_RUNTIME_ENDPOINT", raising=False)
+    real_which = kubelet.shutil.which
+    monkeypatch.setattr(kubelet.shutil, "which", lambda name: None if name == "crictl" else real_which(name))
+    addresses = []
+
+    def fake_ctr(args, timeout=10.0):
+        del timeout
+        addresses.append(args[args.index("--address") + 1])
+        return 0, CTR_PLUGINS if args[-2:] == ["plugins", "ls"] else CTR_VERSION, ""
+    monkeypatch.setattr(crictl_standin, "run_ctr", fake_ctr)
+    (tmp_path / "etc" / "cni" / "net.d").mkdir(parents=True)
+    (tmp_path / "etc" / "cni" / "net.d" / "10-calico.conflist").write_text("{}")
+    return tmp_path, addresses
+
+
+def heartbeat_ready(config):
+    """The Ready condition one heartbeat of a registered kubelet posts with this configuration."""
+    api = FakeApi()
+
+    class NoPods:
+        removed = []
+        pods = {}
+    node = kubelet.Kubelet("w-1", "10.0.0.21", kn.default_labels("w-1"), [], config, lambda: api, NoPods())
+    patches = []
+    api.patch = lambda path, obj: patches.append((path, obj)) or obj
+    node.sync()
+    status = [obj["status"] for path, obj in patches if path == "/api/v1/nodes/w-1/status"][-1]
+    return {c["type"]: c for c in status["conditions"]}["Ready"], status["nodeInfo"]["containerRuntimeVersion"]
+
+
+def test_missing_cri_dockerd_socket_is_runtime_down(runtime_root):
+    dummy, addresses = runtime_root
+    ok, version, err = kubelet.runtime_state(CRI_DOCKERD)
+    assert (ok, version) == (False, "")
+    # crictl's fatal line (its msg= quotes escaped)
+    assert ('level=fatal msg="validate service connection: validate CRI v1 runtime API for endpoint '
+            '\\"unix:///run/cri-dockerd.sock\\": rpc error: code = Unavailable desc = connection error: desc = '
+            '\\"transport: Error while dialing: dial unix /run/cri-dockerd.sock: connect: no such file or directory\\""') in err
+    assert addresses == []  # nothing asked containerd's socket instead
+    config, dummy = kc.decode_config(KUBEADM_CONFIG.replace('containerRuntimeEndpoint: ""',
+                                                            f"containerRuntimeEndpoint: {CRI_DOCKERD}"))
+    ready, version = heartbeat_ready(config)
+    assert (ready["status"], ready["reason"]) == ("False", "KubeletNotReady")
+    assert ready["message"] == kn.RUNTIME_DOWN == "container runtime is down, PLEG is not healthy: pleg has yet to be successful"
+    assert version == ""
+
+
+def test_existing_cri_dockerd_socket_answers(runtime_root):
+    import socket  # pylint: disable=import-outside-toplevel
+    root, addresses = runtime_root
+    (root / "run").mkdir()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "run" / "cri-dockerd.sock"))
+        # the deprecated flag (kubeadm-flags.env) overrides the "" kubeadm writes into config.yaml
+        config, dummy = kc.decode_config(KUBEADM_CONFIG)
+        values, dummy = kc.parse_flags([f"--container-runtime-endpoint={CRI_DOCKERD}"])
+        kc.apply_flag_overrides(config, values)
+        assert config["containerRuntimeEndpoint"] == CRI_DOCKERD
+        ready, version = heartbeat_ready(config)
+    assert (ready["status"], ready["reason"]) == ("True", "KubeletReady")
+    assert version == "containerd://1.6.20~ds1"  # what the fake ctr reports
+    assert addresses and set(addresses) == {str(root / "run" / "cri-dockerd.sock")}
+
+
+def test_empty_runtime_endpoint_defaults_to_containerd():
+    config, dummy = kc.decode_config(KUBEADM_CONFIG)
+    assert config["containerRuntimeEndpoint"] == "unix:///run/containerd/containerd.sock"
