@@ -22,12 +22,12 @@ MIN_MINOR = 31
 MAX_MINOR = 37
 # name -> (role whose argument spec declares it, default when the spec does not declare it yet)
 VARIABLES = {
-    'kube_version': ('kube_packages', '1.32.3'),
-    'kube_pod_subnet': ('control_plane', '10.244.0.0/16'),
-    'kube_service_subnet': ('control_plane', '10.96.0.0/12'),
-    'kube_apiserver_endpoint': ('control_plane', ''),
-    'kube_control_plane_allow_even': ('control_plane', False),
-    'kube_node_address': ('control_plane', None),
+    'kube_version': ('kube_common', '1.32.3'),
+    'kube_pod_subnet': ('kube_common', '10.244.0.0/16'),
+    'kube_service_subnet': ('kube_common', '10.96.0.0/12'),
+    'kube_apiserver_endpoint': ('kube_common', ''),
+    'kube_control_plane_allow_even': ('kube_common', False),
+    'kube_node_address': ('kube_common', None),
     'kube_node_labels': ('node_join', {}),
     'kube_node_taints': ('node_join', {}),
     'edge_region': ('node_join', ''),

@@ -29,14 +29,17 @@ STAGES = {
     'runtime': (('container_runtime', 'main', KUBE_GROUPS),),
     'etcd': (('etcd', 'main', ('etcd',)), ('etcd', 'apiserver_client', ('kube_control_plane',))),
     'storage': (('local_storage', 'main', ('kube_node',)),),
-    'kube_packages': (('kube_packages', 'main', KUBE_GROUPS),),
-    'control_plane': (('control_plane', 'main', ('kube_control_plane',)),),
-    'nodes': (('node_join', 'main', ('kube_node', 'edge')),),
+    'kube_packages': (('kube_common', 'main', KUBE_GROUPS), ('kube_packages', 'main', KUBE_GROUPS)),
+    'control_plane': (('kube_common', 'main', KUBE_GROUPS), ('apiserver_proxy', 'main', KUBE_GROUPS),
+                      ('control_plane', 'main', ('kube_control_plane',))),
+    'nodes': (('kube_common', 'main', KUBE_GROUPS), ('apiserver_proxy', 'main', ('kube_node', 'edge')),
+              ('node_join', 'main', ('kube_node', 'edge'))),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
 # `kube_node_name` are shared by the stages and declared in the preflight role; `edge_`
 # belongs to node_join (edge_region, edge_zone, edge_taint).
-PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_', 'edge_')
+PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_', 'edge_',
+            'control_plane_', 'node_join_', 'apiserver_proxy_')
 # The Kubernetes node name of a host, when it differs from the inventory name.
 NODE_NAME_VAR = 'kube_node_name'
 # A Kubernetes node name: a DNS-1123 subdomain.
@@ -227,11 +230,18 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
     return out
 
 
+# The role that carries the settings shared by the Kubernetes stages (kube_version, ...).
+SHARED_ROLE = 'kube_common'
+
+
 def _value(hv, specs, role, name):
-    """A host's value of a role variable, else the role's default."""
+    """A host's value of a role variable, else the role's default (or the shared role's)."""
     if name in hv:
         return hv[name]
-    return (options_of(specs, role).get(name) or {}).get('default')
+    options = options_of(specs, role)
+    if name not in options:
+        options = options_of(specs, SHARED_ROLE)
+    return (options.get(name) or {}).get('default')
 
 
 def _runtime_rules(report, host_vars, hosts, path_exists):
@@ -259,7 +269,8 @@ def _cluster_rules(report, specs, host_vars, groups, stages):
         for name, (role, default) in cluster.VARIABLES.items():
             if name not in hv:
                 # The role's default; until a role declares the variable, the default the rules know.
-                filled[host][name] = _value(hv, specs, role, name) if name in options_of(specs, role) else default
+                declared = name in options_of(specs, role) or name in options_of(specs, SHARED_ROLE)
+                filled[host][name] = _value(hv, specs, role, name) if declared else default
     for level, message, hosts in cluster.problems(filled, groups, stages, declared_names(specs)):
         for host in hosts or [None]:
             report.add(level, message.replace('{host}', HOSTS), host)

@@ -60,7 +60,8 @@ def test_every_task_file_that_plays_call_has_an_entry_point():
     called = set()
     for name in os.listdir(playbooks):
         with open(os.path.join(playbooks, name)) as handle:
-            called.update(re.findall(r'tasks_from:\s*(\w+)', handle.read()))
+            # Only the etcd role's task files (the other roles' entry points are theirs).
+            called.update(re.findall(r'name:\s*ironstone\.k8s\.etcd\s*\n\s*tasks_from:\s*(\w+)', handle.read()))
     assert called <= set(SPECS), called - set(SPECS)
     for ep in SPECS:
         assert os.path.isfile(os.path.join(ROLE, 'tasks', ep + '.yml')), ep

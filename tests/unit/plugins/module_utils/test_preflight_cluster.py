@@ -121,8 +121,10 @@ def test_the_fake_specs_are_only_used_where_the_roles_are_missing():
 
 
 def test_the_stages_are_known_and_target_their_groups():
-    assert inventory.STAGES['control_plane'] == (('control_plane', 'main', ('kube_control_plane',)),)
-    assert inventory.STAGES['nodes'] == (('node_join', 'main', ('kube_node', 'edge')),)
+    assert ('control_plane', 'main', ('kube_control_plane',)) in inventory.STAGES['control_plane']
+    assert ('node_join', 'main', ('kube_node', 'edge')) in inventory.STAGES['nodes']
+    for stage in ('kube_packages', 'control_plane', 'nodes'):
+        assert ('kube_common', 'main', inventory.KUBE_GROUPS) in inventory.STAGES[stage]
     assert 'edge_' in inventory.PREFIXES
 
 
@@ -134,7 +136,7 @@ def test_a_clean_inventory_has_no_problems():
 @pytest.mark.parametrize('stages', [['control_plane'], ['nodes'], STAGES])
 def test_check_works_without_the_control_plane_and_node_join_specs(stages):
     # The rules fall back to their own defaults; the variables are unknown to the other specs.
-    specs = {k: v for k, v in REAL_SPECS.items() if k not in ('control_plane', 'node_join')}
+    specs = {k: v for k, v in REAL_SPECS.items() if k not in ('control_plane', 'node_join', 'kube_common')}
     assert run(specs=specs, stages=stages)['errors'] == []
     found = run({'cp1': {'kube_version': '1.30.0'}}, specs=specs, stages=stages)['errors']
     if 'control_plane' in stages:
