@@ -18,6 +18,8 @@ KUBE_PROXY_API = 'kubeproxy.config.k8s.io/v1alpha1'
 HEADER = '# Rendered by ironstone.k8s (control_plane role); do not edit: the next run rewrites it.\n'
 TAINT_EFFECTS = ('NoSchedule', 'PreferNoSchedule', 'NoExecute')
 REDACTED = '<redacted>'
+# A certificate key on a line of its own (64 hex digits, perhaps quoted or indented).
+_BARE_KEY_LINE_RE = re.compile(r'(?m)^(\W*)[0-9a-f]{64}(?=\W*$)')
 
 DNS1123_LABEL = r'[a-z0-9]([-a-z0-9]*[a-z0-9])?'
 DNS1123_SUBDOMAIN_RE = re.compile(r'^%s(\.%s)*$' % (DNS1123_LABEL, DNS1123_LABEL))
@@ -554,4 +556,6 @@ def redact(text):
         return ''
     text = str(text)
     text = _CERT_KEY_AFTER_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    # kubeadm init --upload-certs prints the key alone on the line after "Using certificate key:".
+    text = _BARE_KEY_LINE_RE.sub(lambda m: m.group(1) + REDACTED, text)
     return _TOKEN_ANYWHERE_RE.sub(REDACTED, text)

@@ -505,3 +505,15 @@ def test_patches_directory_rendered_and_must_be_absolute():
     assert_valid(config.dump(config.init_documents(init_params(patches_dir='/p'))))
     with pytest.raises(config.KubeadmConfigError, match='patches_dir'):
         config.init_documents(init_params(patches_dir='relative/dir'))
+
+
+def test_redact_hides_the_certificate_key_kubeadm_init_prints_on_its_own_line():
+    key = "34111134d5e13a0f817f4e58e69968f29e0ab5e3a6b2d4e7fad55fe245358e31"
+    text = "[upload-certs] Using certificate key:\n%s\n[mark-control-plane] Marking\n" % key
+    out = config.redact(text)
+    assert key not in out
+    assert out == "[upload-certs] Using certificate key:\n<redacted>\n[mark-control-plane] Marking\n"
+    # as Ansible shows stdout_lines
+    assert key not in config.redact('    "%s",' % key)
+    # a CA pin is not a secret and stays
+    assert config.redact("--discovery-token-ca-cert-hash sha256:%s" % key).endswith(key)
