@@ -145,11 +145,17 @@ def client(server, **kwargs):
     return kubeclient.KubeClient(server, **kwargs)
 
 
+# kubeadm's timeouts.kubernetesAPICall default: how long its API calls are retried.
+API_CALL_RETRY_SECONDS = 60
+
+
 def client_from_kubeconfig(disk_path):
-    """A client from a kubeconfig file (a path on disk: apply host() to node paths first)."""
+    """A client from a kubeconfig file (a path on disk: apply host() to node paths first).
+
+    Connection failures are retried for a minute, as kubeadm retries its API calls."""
     conf = kubeclient.load_kubeconfig(disk_path)
     return client(conf["server"], ca=conf["ca"], cert=conf["cert"], key=conf["key"],
-                  token=conf["token"], insecure=conf["insecure"])
+                  token=conf["token"], insecure=conf["insecure"], retry_seconds=API_CALL_RETRY_SECONDS)
 
 
 def out(text=""):

@@ -177,7 +177,8 @@ def init(flags):
     run_phase("certs", skip, certs.certs_phase, cluster, nro["name"], endpoint)
     run_phase("kubeconfig", skip, certs.kubeconfig_phase, cluster, nro["name"], endpoint,
               ["admin.conf", "super-admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf"])
-    run_phase("control-plane", skip, manifests.write_manifests, cluster, endpoint)
+    run_phase("control-plane", skip, manifests.write_manifests, cluster, endpoint,
+              (init_cfg.get("patches") or {}).get("directory"))
     kubelet_config = manifests.kubelet_configuration(cluster, kubelet_doc)
 
     def kubelet_start():

@@ -211,5 +211,5 @@ def prepare_control_plane(cfg, cluster, client):
     env.out(f'[certs] Valid certificates and keys now exist in "{cluster["certificatesDir"]}"')
     env.out("[kubeconfig] Generating kubeconfig files")
     certs.kubeconfig_phase(cluster, node_name, endpoint, ["admin.conf", "controller-manager.conf", "scheduler.conf"])
-    manifests.write_manifests(cluster, endpoint)
+    manifests.write_manifests(cluster, endpoint, (cfg.get("patches") or {}).get("directory"))
     env.out("[check-etcd] Skipping etcd check in external mode")

@@ -10,6 +10,7 @@ files stay consistent inside a test root.
 import copy
 import os
 import posixpath
+import re
 
 import yaml
 
@@ -179,12 +180,116 @@ def dump(obj):
     return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True)
 
 
-def write_manifests(cluster, endpoint):
-    """Write the three control-plane static Pods; returns their node paths."""
+# kubeadm's patches directory: files named target[suffix][+patchtype].(json|yaml), applied in name order.
+PATCH_TARGETS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeletconfiguration",
+                 "corednsdeployment")
+PATCH_FILE = re.compile(r"^(" + "|".join(re.escape(t) for t in PATCH_TARGETS)
+                        + r")([^+]*)(?:\+(strategic|merge|json))?\.(json|yaml)$")
+PATCH_MIME = {"strategic": "application/strategic-merge-patch+json", "merge": "application/merge-patch+json",
+              "json": "application/json-patch+json"}
+
+
+def read_patches(directory):
+    """target -> [(patch type, patch, file name)] of a kubeadm patches directory (a node path), in name order."""
+    if not directory:
+        return {}
+    real = env.host(directory)
+    if not os.path.isdir(real):
+        raise defaults.StandinError(f'could not list patch files for path "{directory}": open {directory}: '
+                                    "no such file or directory")
+    out = {}
+    for name in sorted(os.listdir(real)):
+        match = PATCH_FILE.match(name)
+        if not match:
+            env.out(f'[patches] Ignored file "{name}" in the patches directory: it does not match '
+                    "target[suffix][+patchtype].extension with a known target")
+            continue
+        with open(os.path.join(real, name), encoding="utf-8") as handle:
+            try:
+                patch = yaml.safe_load(handle.read())
+            except yaml.YAMLError as exc:
+                raise defaults.StandinError(f'could not parse patch file "{posixpath.join(directory, name)}": {exc}')
+        out.setdefault(match.group(1), []).append((match.group(3) or "strategic", patch, name))
+    return out
+
+
+def _pointer(path):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise defaults.StandinError(f"JSON patch path {path!r} is not a JSON pointer")
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def json_patch(doc, ops):
+    """RFC 6902 add, remove, replace and test (what kubeadm patches use); the result is a new object."""
+    doc = copy.deepcopy(doc)
+    if not isinstance(ops, list):
+        raise defaults.StandinError("a JSON patch must be a list of operations")
+    for op in ops:
+        kind, parts = op.get("op"), _pointer(op.get("path", ""))
+        if kind not in ("add", "remove", "replace", "test") or not parts:
+            raise defaults.StandinError(f"JSON patch operation {op!r}: not implemented by the stand-in")
+        parent = doc
+        for part in parts[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        last = parts[-1]
+        if isinstance(parent, list):
+            index = len(parent) if last == "-" else int(last)
+            if kind == "add":
+                parent.insert(index, copy.deepcopy(op["value"]))
+            elif kind == "remove":
+                del parent[index]
+            elif kind == "replace":
+                parent[index] = copy.deepcopy(op["value"])
+            elif parent[index] != op["value"]:
+                raise defaults.StandinError(f"JSON patch test failed at {op['path']}")
+        else:
+            if kind == "add" or kind == "replace":
+                if kind == "replace" and last not in parent:
+                    raise defaults.StandinError(f"JSON patch replace: missing path {op['path']}")
+                parent[last] = copy.deepcopy(op["value"])
+            elif kind == "remove":
+                del parent[last]
+            elif parent.get(last) != op["value"]:
+                raise defaults.StandinError(f"JSON patch test failed at {op['path']}")
+    return doc
+
+
+def merge_patch(doc, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(doc) if isinstance(doc, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def apply_patches(target, obj, patches):
+    """obj with the patches of target applied, saying so as kubeadm does."""
+    for kind, patch, name in patches.get(target, []):
+        if kind == "json":
+            obj = json_patch(obj, patch)
+        elif kind == "merge":
+            obj = merge_patch(obj, patch)
+        else:
+            raise defaults.not_implemented(f"strategic merge patches ({name}); write it as +json or +merge")
+        env.out(f'[patches] Applied patch of type "{PATCH_MIME[kind]}" to target "{target}"')
+    return obj
+
+
+def write_manifests(cluster, endpoint, patches_dir=None):
+    """Write the three control-plane static Pods, with the patches of patches_dir; returns their node paths."""
     env.out(f'[control-plane] Using manifest folder "{MANIFESTS_DIR}"')
+    patches = read_patches(patches_dir)
     pods = {"kube-apiserver": apiserver_pod(cluster, endpoint),
             "kube-controller-manager": controller_manager_pod(cluster),
             "kube-scheduler": scheduler_pod(cluster)}
+    pods = {name: apply_patches(name, pod, patches) for name, pod in pods.items()}
     paths = []
     for component in COMPONENTS:
         env.out(f'[control-plane] Creating static Pod manifest for "{component}"')

@@ -12,6 +12,7 @@ import json
 import os
 import ssl
 import tempfile
+import time
 import urllib.parse
 
 import yaml
@@ -77,7 +78,7 @@ def load_kubeconfig(path):
 class KubeClient:
     """JSON over HTTPS to one API server.  Every call returns the decoded body or raises ApiError."""
 
-    def __init__(self, server, ca=None, cert=None, key=None, token=None, insecure=False, timeout=10):
+    def __init__(self, server, ca=None, cert=None, key=None, token=None, insecure=False, timeout=10, retry_seconds=0):
         parsed = urllib.parse.urlsplit(server)
         if parsed.scheme != "https":
             raise ValueError(f"API server URL must be https: {server}")
@@ -86,6 +87,9 @@ class KubeClient:
         self.port = parsed.port or 443
         self.token = token
         self.timeout = timeout
+        # Connection failures (refused, reset, TLS closed) are retried for this long, as kubeadm
+        # retries its API calls for timeouts.kubernetesAPICall; HTTP errors are never retried.
+        self.retry_seconds = retry_seconds
         context = ssl.create_default_context()
         if insecure:
             context.check_hostname = False
@@ -128,13 +132,20 @@ class KubeClient:
             headers["Content-Type"] = content_type
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
-        conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=self.timeout)
-        try:
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-        finally:
-            conn.close()
+        deadline = time.monotonic() + self.retry_seconds
+        while True:
+            conn = http.client.HTTPSConnection(self.host, self.port, context=self.context, timeout=self.timeout)
+            try:
+                conn.request(method, path, body=payload, headers=headers)
+                response = conn.getresponse()
+                raw = response.read()
+                break
+            except (OSError, http.client.HTTPException):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1)
+            finally:
+                conn.close()
         try:
             decoded = json.loads(raw) if raw else None
         except ValueError:

@@ -42,6 +42,7 @@ FLAGS = {
     "healthz-port": ("int", CONFIG_DEPRECATION, "healthzPort"),
     "healthz-bind-address": ("str", CONFIG_DEPRECATION, "healthzBindAddress"),
     "register-node": ("bool", CONFIG_DEPRECATION, "registerNode"),
+    "node-status-update-frequency": ("duration", CONFIG_DEPRECATION, "nodeStatusUpdateFrequency"),
     # accepted; logged at start-up as having no effect in the stand-in
     "runtime-request-timeout": ("str", CONFIG_DEPRECATION, "runtimeRequestTimeout"),
     "feature-gates": ("str", CONFIG_DEPRECATION, None),
@@ -64,7 +65,7 @@ image-service-endpoint anonymous-auth authentication-token-webhook authenticatio
 authorization-mode authorization-webhook-cache-authorized-ttl authorization-webhook-cache-unauthorized-ttl tls-cert-file
 tls-private-key-file rotate-server-certificates tls-cipher-suites tls-min-version registry-qps registry-burst event-qps
 event-burst enable-debugging-handlers contention-profiling oom-score-adj volume-plugin-dir streaming-connection-idle-timeout
-node-status-update-frequency minimum-image-ttl-duration image-gc-high-threshold image-gc-low-threshold volume-stats-agg-period
+minimum-image-ttl-duration image-gc-high-threshold image-gc-low-threshold volume-stats-agg-period
 kubelet-cgroups system-cgroups cgroups-per-qos cgroup-root cpu-manager-policy cpu-manager-policy-options
 cpu-manager-reconcile-period qos-reserved topology-manager-policy hairpin-mode pod-cidr pod-max-pids runonce cpu-cfs-quota
 cpu-cfs-quota-period enable-controller-attach-detach make-iptables-util-chains iptables-masquerade-bit iptables-drop-bit
@@ -186,6 +187,11 @@ def parse_flags(argv):
                 values[name] = int(value)
             except ValueError as err:
                 raise FlagError(f'invalid argument "{value}" for "--{name}" flag: strconv.ParseInt: parsing "{value}": invalid syntax') from err
+        elif kind == "duration":
+            if not _DURATION_RE.match(value):
+                detail = f'missing unit in duration "{value}"' if value.isdigit() else f'invalid duration "{value}"'
+                raise FlagError(f'invalid argument "{value}" for "--{name}" flag: time: {detail}')
+            values[name] = value
         elif kind == "labels":
             parse_labels(value, values["node-labels"])
         elif kind == "taints":

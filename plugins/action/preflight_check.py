@@ -136,7 +136,8 @@ class ActionModule(ActionBase):
                                 path_exists=path_exists, git_root=tracked_root, home=os.path.expanduser('~'))
         errors = unreadable + found['errors']
         seconds = round(time.time() - started, 2)
-        result.update(changed=False, errors=errors, hosts=found['hosts'], variables=found['variables'], seconds=seconds)
+        result.update(changed=False, errors=errors, hosts=found['hosts'], variables=found['variables'], seconds=seconds,
+                      kube_versions=found.get('kube_versions', {}))
         if found['warnings']:
             result['warnings'] = found['warnings']
         summary = 'preflight checked %d hosts and %d variables in %.2f s' % (found['hosts'], found['variables'], seconds)

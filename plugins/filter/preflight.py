@@ -4,6 +4,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 # Decisions of the preflight role that need task results (the rest of its checks
 # are in plugins/module_utils/preflight, run by the preflight_check action).
 
@@ -43,8 +45,36 @@ def preflight_unreachable(hosts, hostvars, stage_hosts, register='preflight_ping
     return out
 
 
+def _minor(text):
+    match = re.search(r'v?1\.(\d+)\.(\d+)', str(text or ''))
+    return (int(match.group(1)), match.group(0).lstrip('v')) if match else None
+
+
+def preflight_version_skew(hosts, hostvars, versions, register='preflight_kubelet_version'):
+    """One sentence per node whose running kubelet is more than one minor below its kube_version.
+
+    Only nodes already in a cluster report a kubelet version (see the preflight role); kubeadm
+    upgrades one minor at a time, and the kubelet may trail the control plane by no more.
+    """
+    out = []
+    for host in hosts or []:
+        result = (hostvars.get(host) or {}).get(register) or {}
+        running = _minor(result.get('stdout'))
+        wanted = _minor((versions or {}).get(host))
+        if not running or not wanted:
+            continue
+        if wanted[0] - running[0] > 1:
+            out.append('%s runs kubelet %s, but kube_version is %s, %d minor releases ahead; upgrade one minor at a '
+                       'time (playbooks/upgrade.yml), or pin kube_version to 1.%d.x for this node.'
+                       % (host, running[1], wanted[1], wanted[0] - running[0], running[0] + 1))
+        elif wanted[0] < running[0]:
+            out.append('%s runs kubelet %s, but kube_version is %s, an older minor; Kubernetes is not downgraded: '
+                       'pin kube_version to the version the cluster runs.' % (host, running[1], wanted[1]))
+    return out
+
+
 class FilterModule(object):
     """The preflight role's decisions."""
 
     def filters(self):
-        return {'preflight_unreachable': preflight_unreachable}
+        return {'preflight_unreachable': preflight_unreachable, 'preflight_version_skew': preflight_version_skew}

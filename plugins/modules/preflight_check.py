@@ -84,6 +84,11 @@ variables:
   returned: always
   type: int
   sample: 42
+kube_versions:
+  description: Each Kubernetes node's kube_version (its value, else the default), for the version-skew check.
+  returned: always
+  type: dict
+  sample: {"cp1": "1.32.3"}
 seconds:
   description: How long the checks took on the controller.
   returned: always

@@ -266,12 +266,25 @@ def _node_ip_args(name, extra_args, node_ip):
     return sorted(args, key=lambda a: a['name'])
 
 
-def _node_registration(name, cri_socket, kubelet_args, taints):
+def _node_registration(name, cri_socket, kubelet_args, taints, ignore=None):
     nro = {'name': name, 'criSocket': cri_socket}
     if taints is not None:
         nro['taints'] = taints
     nro['kubeletExtraArgs'] = kubelet_args
+    if ignore:
+        nro['ignorePreflightErrors'] = ignore
     return nro
+
+
+def _preflight_errors(name, value):
+    """kubeadm preflight check names to ignore (such as Port-6443); 'all' is refused."""
+    names = _string_list(name, value)
+    for check in names:
+        if check.lower() == 'all':
+            _fail(name, "'all' would hide every preflight check; name the checks to ignore")
+        if not re.match(r'^[A-Za-z0-9][A-Za-z0-9._/-]*$', check):
+            _fail(name, '%r is not a kubeadm preflight check name (such as Port-6443)' % (check,))
+    return sorted(set(names))
 
 
 def _cri_socket(name, value):
@@ -299,7 +312,8 @@ INIT_OPTIONAL = {
     'bind_port': 6443, 'cluster_name': 'kubernetes', 'dns_domain': 'cluster.local', 'cert_sans': [],
     'node_taints': None, 'kubelet_extra_args': {}, 'apiserver_extra_args': {}, 'controller_manager_extra_args': {},
     'scheduler_extra_args': {}, 'image_repository': '', 'kubelet_configuration': {},
-    'kube_proxy_configuration': {}, 'skip_phases': [], 'upload_certs': False,
+    'kube_proxy_configuration': {}, 'skip_phases': [], 'upload_certs': False, 'ignore_preflight_errors': [],
+    'patches_dir': '',
 }
 
 
@@ -383,16 +397,19 @@ def init_documents(p):
                                        'cgroup driver; the kubelet must use it too' % (kubelet_cfg['cgroupDriver'],))
     proxy_cfg = _component_config('kube_proxy_configuration', p['kube_proxy_configuration'], KUBE_PROXY_API)
     skip_phases = _string_list('skip_phases', p['skip_phases'])
+    ignore = _preflight_errors('ignore_preflight_errors', p['ignore_preflight_errors'])
     _bool('upload_certs', p['upload_certs'])  # a flag of kubeadm init, not a field
 
     init = {
         'apiVersion': KUBEADM_API,
         'kind': 'InitConfiguration',
         'localAPIEndpoint': {'advertiseAddress': address, 'bindPort': bind_port},
-        'nodeRegistration': _node_registration(node_name, cri_socket, kubelet_args, taints),
+        'nodeRegistration': _node_registration(node_name, cri_socket, kubelet_args, taints, ignore),
     }
     if skip_phases:
         init['skipPhases'] = skip_phases
+    if p['patches_dir']:
+        init['patches'] = {'directory': _abs_path('patches_dir', p['patches_dir'])}
     cluster = {
         'apiVersion': KUBEADM_API,
         'kind': 'ClusterConfiguration',
@@ -430,7 +447,7 @@ def init_documents(p):
 JOIN_REQUIRED = ('node_name', 'node_address', 'cri_socket', 'api_server_endpoint', 'token', 'ca_cert_hashes')
 JOIN_OPTIONAL = {
     'control_plane': False, 'certificate_key': None, 'advertise_address': None, 'bind_port': 6443,
-    'node_taints': None, 'kubelet_extra_args': {},
+    'node_taints': None, 'kubelet_extra_args': {}, 'ignore_preflight_errors': [], 'patches_dir': '',
 }
 
 
@@ -471,14 +488,17 @@ def join_document(p):
     bind_port = _port('bind_port', p['bind_port'])
     taints = _taints('node_taints', p['node_taints'])
     kubelet_args = _node_ip_args('kubelet_extra_args', p['kubelet_extra_args'], node_address)
+    ignore = _preflight_errors('ignore_preflight_errors', p['ignore_preflight_errors'])
 
     doc = {
         'apiVersion': KUBEADM_API,
         'kind': 'JoinConfiguration',
-        'nodeRegistration': _node_registration(node_name, cri_socket, kubelet_args, taints),
+        'nodeRegistration': _node_registration(node_name, cri_socket, kubelet_args, taints, ignore),
         'discovery': {'bootstrapToken': {
             'token': token, 'apiServerEndpoint': endpoint, 'caCertHashes': unique_hashes}},
     }
+    if p['patches_dir']:
+        doc['patches'] = {'directory': _abs_path('patches_dir', p['patches_dir'])}
     if control_plane:
         doc['controlPlane'] = {
             'localAPIEndpoint': {'advertiseAddress': advertise or node_address, 'bindPort': bind_port},

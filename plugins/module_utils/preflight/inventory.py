@@ -225,6 +225,8 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
         _cluster_rules(report, specs, host_vars, groups, stages)
 
     out = report.result()
+    # Each Kubernetes node's kube_version, for the version-skew check against the kubelets already running.
+    out['kube_versions'] = dict((host, _value(host_vars[host], specs, 'kube_packages', 'kube_version')) for host in kube_hosts)
     out['hosts'] = len(all_hosts)
     out['variables'] = checked_vars
     return out

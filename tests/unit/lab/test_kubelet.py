@@ -541,3 +541,14 @@ def test_existing_cri_dockerd_socket_answers(runtime_root):
 def test_empty_runtime_endpoint_defaults_to_containerd():
     config, dummy = kc.decode_config(KUBEADM_CONFIG)
     assert config["containerRuntimeEndpoint"] == "unix:///run/containerd/containerd.sock"
+
+
+def test_node_status_update_frequency_flag_overrides_the_config_and_is_validated():
+    config, dummy = kc.decode_config(KUBEADM_CONFIG)
+    values, dummy = kc.parse_flags(["--node-status-update-frequency=20s"])
+    kc.apply_flag_overrides(config, values)
+    assert config["nodeStatusUpdateFrequency"] == "20s"
+    kc.validate_config(config)
+    with pytest.raises(kc.FlagError, match='invalid argument "20" for "--node-status-update-frequency" flag: '
+                                           'time: missing unit in duration "20"'):
+        kc.parse_flags(["--node-status-update-frequency=20"])

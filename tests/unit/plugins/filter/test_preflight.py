@@ -17,7 +17,8 @@ OK = {'preflight_ping': {'ping': 'pong', 'changed': False}}
 
 
 def test_registered_as_a_filter():
-    assert preflight.FilterModule().filters() == {'preflight_unreachable': preflight_unreachable}
+    assert preflight.FilterModule().filters() == {'preflight_unreachable': preflight_unreachable,
+                                                  'preflight_version_skew': preflight.preflight_version_skew}
 
 
 def test_every_host_answered():
@@ -107,3 +108,21 @@ def test_a_failed_raw_probe_is_reported_with_what_the_connection_said():
     found = preflight_unreachable(['cp1'], hostvars, ['cp1'])
     assert found == ['cp1 is unreachable: Error response from daemon: No such container: gone; check that it is up and '
                      'that ansible_host, ansible_user and the connection settings are right.']
+
+
+def test_version_skew_refuses_two_minors_ahead_and_downgrades():
+    skew = preflight.preflight_version_skew
+    hostvars = {
+        'a': {'preflight_kubelet_version': {'stdout': 'Kubernetes v1.32.3'}},
+        'b': {'preflight_kubelet_version': {'stdout': 'Kubernetes v1.33.1 STAND-IN (ironstone.k8s lab)'}},
+        'c': {'preflight_kubelet_version': {'stdout': ''}},
+        'd': {},
+    }
+    versions = {'a': '1.34.0', 'b': '1.34.0', 'c': '1.36.0', 'd': '1.36.0'}
+    assert skew(['a', 'b', 'c', 'd'], hostvars, versions) == [
+        'a runs kubelet 1.32.3, but kube_version is 1.34.0, 2 minor releases ahead; upgrade one minor at a time '
+        '(playbooks/upgrade.yml), or pin kube_version to 1.33.x for this node.']
+    assert skew(['a'], hostvars, {'a': '1.31.2'}) == [
+        'a runs kubelet 1.32.3, but kube_version is 1.31.2, an older minor; Kubernetes is not downgraded: pin '
+        'kube_version to the version the cluster runs.']
+    assert skew(['a'], hostvars, {'a': '1.33.0'}) == []

@@ -482,3 +482,26 @@ def test_kubeconfig_client_expiry_none_and_errors():
         certs.kubeconfig_client_expiry("users: [")
     with pytest.raises(KubeadmConfigError, match="mapping"):
         certs.kubeconfig_client_expiry("- a\n")
+
+
+def test_ignore_preflight_errors_rendered_sorted_and_all_refused():
+    init = config.init_documents(init_params(ignore_preflight_errors=['Port-6443']))[0]
+    assert init['nodeRegistration']['ignorePreflightErrors'] == ['Port-6443']
+    assert 'ignorePreflightErrors' not in config.init_documents(init_params())[0]['nodeRegistration']
+    join = config.join_document(join_params(ignore_preflight_errors=['Port-6443', 'Port-6443']))
+    assert join['nodeRegistration']['ignorePreflightErrors'] == ['Port-6443']
+    assert_valid(config.dump(config.init_documents(init_params(ignore_preflight_errors=['Port-6443']))))
+    for bad in (['all'], ['ALL'], ['a b']):
+        with pytest.raises(config.KubeadmConfigError, match='ignore_preflight_errors'):
+            config.init_documents(init_params(ignore_preflight_errors=bad))
+
+
+def test_patches_directory_rendered_and_must_be_absolute():
+    init = config.init_documents(init_params(patches_dir='/etc/ironstone/kubeadm/patches'))[0]
+    assert init['patches'] == {'directory': '/etc/ironstone/kubeadm/patches'}
+    join = config.join_document(join_params(patches_dir='/etc/ironstone/kubeadm/patches'))
+    assert join['patches'] == {'directory': '/etc/ironstone/kubeadm/patches'}
+    assert 'patches' not in config.init_documents(init_params())[0]
+    assert_valid(config.dump(config.init_documents(init_params(patches_dir='/p'))))
+    with pytest.raises(config.KubeadmConfigError, match='patches_dir'):
+        config.init_documents(init_params(patches_dir='relative/dir'))
