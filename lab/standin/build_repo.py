@@ -24,7 +24,7 @@ previous summary, while the hash of its inputs matches ``<out>/.build-hash``.
 
 Usage::
 
-    python3 lab/standin/build_repo.py [--out DIR] [--state DIR] [--version 1.32.3]
+    python3 lab/standin/build_repo.py [--out DIR] [--state DIR] [--version 1.36.4]
     python3 lab/standin/build_repo.py --print-url-layout
 """
 import argparse
@@ -62,8 +62,9 @@ ARCH = "amd64"
 MAINTAINER = "ironstone.k8s lab (STAND-IN)"
 HOMEPAGE = "https://kubernetes.io"
 KEY_UID = "ironstone lab stand-in repository <lab@ironstone.invalid>"
-# Kubernetes v1.32.3's release day; the mtime of every packaged file.
-DEFAULT_EPOCH = 1741651200
+# Kubernetes v1.36.4's release day (2026-08-20, 00:00 UTC); the mtime of every packaged file.
+# (v1.32.3's, the previous default, was 1741651200: 2025-03-11.)
+DEFAULT_EPOCH = 1787184000
 KEYRING_ON_NODE = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"
 
 LIB_DIR = "/usr/lib/ironstone-standin"
@@ -79,6 +80,14 @@ KUBECTL_DEBS = {
         "filename": "kubectl_1.32.3+ds-2_amd64.deb",
         "debian_version": "1.32.3+ds-2",
         "sha256": "9825aaf4c14913027aae04af8688e580459f781c829bd5de00cc4dc2cc5a867f",
+        "depends": "libc6 (>= 2.34)",
+    },
+    # Debian unstable (sid); needs GLIBC_2.34 at most, so it runs on bookworm (2.36) too.
+    "1.36.4": {
+        "url": "http://deb.debian.org/debian/pool/main/k/kubernetes/kubectl_1.36.4+ds-1_amd64.deb",
+        "filename": "kubectl_1.36.4+ds-1_amd64.deb",
+        "debian_version": "1.36.4+ds-1",
+        "sha256": "407dad9ec755a64ef8c96dd2f5c0c093f9d334193c91cc0ce8424928cd5734d3",
         "depends": "libc6 (>= 2.34)",
     },
 }

@@ -1,4 +1,4 @@
-"""STAND-IN for crictl (cri-tools v1.32) built on containerd's own client `ctr`.
+"""STAND-IN for crictl (cri-tools v1.<minor> of version.py) built on containerd's own client `ctr`.
 
 Debian bookworm has no cri-tools package, so the lab ships this stand-in.  It does NOT speak the CRI
 gRPC API: it asks the real containerd through `ctr` (Debian's containerd package) and prints what
@@ -29,9 +29,10 @@ import sys
 
 import yaml
 
-from .version import STANDIN_BANNER
+from .version import STANDIN_BANNER, minor
 
-CRICTL_VERSION = "v1.32.0"
+# cri-tools is released per Kubernetes minor (v1.<minor>.0 is what the builder packages).
+CRICTL_VERSION = "v1.%d.0" % minor()
 DEFAULT_ENDPOINTS = ["unix:///run/containerd/containerd.sock", "unix:///run/crio/crio.sock", "unix:///var/run/cri-dockerd.sock"]
 K8S_NAMESPACE = "k8s.io"
 CNI_CONF_DIR = "/etc/cni/net.d"

@@ -1,7 +1,8 @@
 """STAND-IN: the kubeadm command line of the ironstone.k8s lab (not the real kubeadm).
 
-It implements the subset of kubeadm 1.32.3 the collection's roles use, against the lab's stand-in
-kubelet and kube-apiserver (or anything speaking the Kubernetes API): ``version``, ``config validate``,
+It implements the subset of kubeadm (the release of version.py; modelled on 1.32) the collection's roles
+use, against the lab's stand-in kubelet and kube-apiserver (or anything speaking the Kubernetes API):
+``version``, ``config validate``,
 ``init`` (external etcd only), ``init phase upload-certs``, ``join``, ``token create|list|delete|generate``,
 ``certs certificate-key|check-expiration|renew``, ``kubeconfig user``, ``upgrade plan|apply|node`` and ``reset``.  Other
 commands and flags are refused the way cobra refuses them; options the stand-in cannot honour answer

@@ -1,4 +1,4 @@
-"""STAND-IN for the kubelet (Kubernetes 1.32.3) of the ironstone.k8s lab.  Not the real kubelet.
+"""STAND-IN for the kubelet (the Kubernetes release of version.py) of the ironstone.k8s lab.  Not the real kubelet.
 
 A long-running process for systemd (kubelet.service, Restart=always) that behaves like the real kubelet
 where the collection and kubeadm can see it:

@@ -2,7 +2,7 @@
 
 Only images the stand-in provides are run: a container whose image's last path component is NAME runs
 `$IRONSTONE_STANDIN_IMAGES/NAME` (default /usr/lib/ironstone-standin/images) with the container's
-`command[1:]` + `args`, e.g. kube-apiserver.  Kubernetes images must carry the stand-in's tag (v1.32.3).
+`command[1:]` + `args`, e.g. kube-apiserver.  Kubernetes images must carry the stand-in's tag (v + version.py's, e.g. v1.36.4).
 kube-controller-manager, kube-scheduler and etcd are not run: their mirror pods say Running/Ready and carry
 `ironstone.k8s/stand-in: "simulated"` (the apiserver stand-in simulates their work).  Any other image is
 reported Pending with ErrImagePull "image not provided by the stand-in".  A run child is restarted with
@@ -36,7 +36,7 @@ def images_dir():
 
 
 def image_name_tag(image):
-    """'registry.k8s.io/kube-apiserver:v1.32.3' -> ('kube-apiserver', 'v1.32.3')."""
+    """'registry.k8s.io/kube-apiserver:v1.36.4' -> ('kube-apiserver', 'v1.36.4')."""
     ref = image.split("@", 1)[0]
     last = ref.rsplit("/", 1)[-1]
     name, dummy, tag = last.partition(":")

@@ -1,6 +1,6 @@
 """STAND-IN kube-apiserver: a minimal OpenAPI v3 discovery (`/openapi/v3`, `/openapi/v3/<gv>`).
 
-Only what kubectl 1.32 reads is served: one document per group/version whose paths carry the
+Only what kubectl (1.32 and 1.36 checked) reads is served: one document per group/version whose paths carry the
 operations (with `x-kubernetes-group-version-kind`) and their query parameters, so that kubectl
 finds server-side field validation (`fieldValidation`) supported.  No schemas (`components` is
 empty): kubectl falls back to its compiled-in types for client-side apply, and `kubectl explain`
@@ -9,6 +9,8 @@ is not supported by the stand-in.  `/openapi/v2` is not implemented (404).
 
 import hashlib
 import json
+
+from ..version import git_version
 
 COMMON_QUERY = ["pretty"]
 WRITE_QUERY = ["dryRun", "fieldManager", "fieldValidation"]
@@ -53,7 +55,7 @@ def document(registry, group, version):
         for sub in res.subresources:
             paths[f"{item}/{sub}"] = {"get": op("get", []), "put": op("put", WRITE_QUERY, ["*/*"]),
                                       "patch": op("patch", WRITE_QUERY + ["force"], patch_types)}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (STAND-IN)", "version": "v1.32.3"},
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (STAND-IN)", "version": git_version()},
             "paths": paths, "components": {"schemas": {}}}
 
 

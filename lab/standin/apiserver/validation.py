@@ -1,9 +1,9 @@
 """STAND-IN: object validation for the kube-apiserver stand-in (schema checks and a subset of semantic rules).
 
-What this module does, and where it differs from a real kube-apiserver 1.32:
+What this module does, and where it differs from a real kube-apiserver of the release in ``version.py``:
 
 * Built-in kinds are checked against the OpenAPI schemas that the ``kubernetes-validate`` package ships
-  for Kubernetes 1.32 (its ``v1.32.0-local`` directory, the non-strict variant), read directly from its
+  for that minor (e.g. its ``v1.36.0-local`` directory for 1.36.x, the non-strict variant), read directly from its
   package directory (no CLI, no network).  Unknown fields are found by walking the object along the
   schema (``properties``, ``additionalProperties``, ``items``, ``$ref``, ``oneOf``), so that the
   ``fieldValidation`` setting (Strict / Warn / Ignore) decides what happens to them, as in the real server.
@@ -32,7 +32,11 @@ from functools import lru_cache
 try:
     from ..version import KUBERNETES_VERSION
 except ImportError:  # imported as a top-level module (tests that put this directory on sys.path)
-    KUBERNETES_VERSION = "1.32.3"
+    def _version_from_file():
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "version.py")
+        with open(path, encoding="utf-8") as handle:
+            return re.search(r'(?m)^KUBERNETES_VERSION = "([^"]+)"$', handle.read()).group(1)
+    KUBERNETES_VERSION = _version_from_file()
 
 FIELD_VALIDATION_MODES = ("Strict", "Warn", "Ignore")
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
@@ -57,7 +61,7 @@ _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 # --------------------------------------------------------------------------------------------------
 
 def schema_directory(version=KUBERNETES_VERSION):
-    """The directory of kubernetes-validate's JSON schemas for a Kubernetes minor (``.../v1.32.0-local``).
+    """The directory of kubernetes-validate's JSON schemas for a Kubernetes minor (``.../v1.36.0-local``).
 
     Found through the import system without importing the package (its ``__init__`` pulls in its CLI's
     dependencies, which the stand-in does not need).  None when the package is not installed.
@@ -111,7 +115,7 @@ def _builtin_schema_cached(api_version, kind):
 
 
 def builtin_schema(api_version, kind):
-    """The OpenAPI (JSON schema) of a built-in kind for Kubernetes 1.32, or None when it is not built in.
+    """The OpenAPI (JSON schema) of a built-in kind for KUBERNETES_VERSION's minor, or None when it is not built in.
 
     The result is the kind's top-level schema with ``$defs`` holding all definitions, so that every
     ``$ref`` in it (``/api/_definitions.json#/$defs/X`` or ``#/$defs/X``) resolves through ``resolve()``.
@@ -817,7 +821,7 @@ def validate_builtin(obj, field_validation, check_metadata=True):
     ``Ignore`` -> silently dropped.  ``cleaned_obj`` never contains unknown fields.  The other errors
     (types, required fields, the semantic rules above, metadata unless ``check_metadata`` is false) are
     field errors that the real server answers with 422 ``<Kind> "<name>" is invalid: [...]``.
-    An apiVersion/kind that is not built into Kubernetes 1.32 gives ``(copy, [], [])``.
+    An apiVersion/kind that is not built into that Kubernetes release gives ``(copy, [], [])``.
     """
     schema = builtin_schema(obj.get("apiVersion"), obj.get("kind")) if isinstance(obj, dict) else None
     if schema is None:

@@ -22,7 +22,7 @@ MIN_MINOR = 31
 MAX_MINOR = 37
 # name -> (role whose argument spec declares it, default when the spec does not declare it yet)
 VARIABLES = {
-    'kube_version': ('kube_common', '1.32.3'),
+    'kube_version': ('kube_common', '1.36.4'),
     'kube_pod_subnet': ('kube_common', '10.244.0.0/16'),
     'kube_service_subnet': ('kube_common', '10.96.0.0/12'),
     'kube_apiserver_endpoint': ('kube_common', ''),

@@ -24,10 +24,42 @@ if ROOT not in sys.path:
 
 from lab.standin import apiserver  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin.kubeclient import ApiError, KubeClient, APPLY_PATCH, JSON_PATCH, STRATEGIC_MERGE_PATCH  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin import build_repo  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin.version import KUBERNETES_VERSION, git_version  # noqa: E402  pylint: disable=wrong-import-position
 
 ETCD = shutil.which("etcd")
 ETCDCTL = shutil.which("etcdctl")
-KUBECTL = "/usr/local/bin/kubectl" if os.path.exists("/usr/local/bin/kubectl") else shutil.which("kubectl")
+DOWNLOADS = os.environ.get("IRONSTONE_STANDIN_DOWNLOADS", os.path.join(ROOT, ".cache", "lab", "standin-state", "downloads"))
+
+
+def _real_kubectl():
+    """The real kubectl the tests drive the stand-in with.
+
+    $IRONSTONE_KUBECTL when set; else Debian's kubectl of the stand-ins' own release (version.py), as the
+    repository builder fetches it (verified, cached in its download directory, extracted once next to it);
+    else, offline, /usr/local/bin/kubectl or PATH's kubectl, whatever its version (kubectl warns about a
+    client/server skew beyond one minor only in `kubectl version`, which these tests do not run).
+    """
+    if os.environ.get("IRONSTONE_KUBECTL"):
+        return os.environ["IRONSTONE_KUBECTL"]
+    binary = os.path.join(DOWNLOADS, "kubectl-v%s" % KUBERNETES_VERSION, "kubectl-deb", "usr", "bin", "kubectl")
+    if ETCD is not None and not os.access(binary, os.X_OK) and shutil.which("dpkg-deb"):
+        work = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(binary))))
+        try:
+            deb, _info = build_repo.fetch_kubectl(KUBERNETES_VERSION, DOWNLOADS, "/tmp/kubectl.deb")
+            shutil.rmtree(work + ".part", ignore_errors=True)
+            os.makedirs(work + ".part")
+            build_repo.extract_kubectl(deb, work + ".part")
+            shutil.rmtree(work, ignore_errors=True)
+            os.replace(work + ".part", work)
+        except (build_repo.BuildError, OSError):
+            pass
+    if os.access(binary, os.X_OK):
+        return binary
+    return "/usr/local/bin/kubectl" if os.path.exists("/usr/local/bin/kubectl") else shutil.which("kubectl")
+
+
+KUBECTL = _real_kubectl()
 CRDS = os.environ.get("IRONSTONE_CRDS_DIR", os.path.join(ROOT, "..", "shared", "crds", "tigera-operator-v1.42.4"))
 if not os.path.isdir(CRDS):
     CRDS = "/work/shared/crds/tigera-operator-v1.42.4"
@@ -199,7 +231,7 @@ def _b64(text):
 def test_version_and_health_anonymous(env):
     anon = env.client(None)
     version = anon.get("/version")
-    assert version["gitVersion"] == "v1.32.3"
+    assert version["gitVersion"] == git_version()
     assert anon.request("GET", "/livez") == "ok"
     with pytest.raises(ApiError) as err:
         anon.get("/api/v1/namespaces/default/configmaps")
@@ -221,7 +253,7 @@ def test_default_namespaces_and_keys_in_etcd(env):
 
 def test_version_flag_and_unknown_flag(capsys):
     assert apiserver.main(["--version"]) == 0
-    assert "Kubernetes v1.32.3 STAND-IN" in capsys.readouterr().out
+    assert "Kubernetes %s STAND-IN" % git_version() in capsys.readouterr().out
     assert apiserver.main(["--etcd-servers=https://x:1", "--no-such-flag=1"]) == 1
     assert "Error: unknown flag: --no-such-flag" in capsys.readouterr().err
 

@@ -15,6 +15,7 @@ if ROOT not in sys.path:
 from lab.standin import apiserver  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin.apiserver import controllers, protobuf, selectors, server, store  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin.apiserver.etcd import prefix_end  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin.version import git_version  # noqa: E402  pylint: disable=wrong-import-position
 
 # The flags kubeadm 1.32 writes into /etc/kubernetes/manifests/kube-apiserver.yaml
 KUBEADM_FLAGS = [
@@ -57,7 +58,7 @@ def test_main_messages(capsys):
     assert apiserver.main(["--insecure-port=0"]) == 1
     assert capsys.readouterr().err == "Error: unknown flag: --insecure-port\n"
     assert apiserver.main(["--version"]) == 0
-    assert capsys.readouterr().out.startswith("Kubernetes v1.32.3 STAND-IN")
+    assert capsys.readouterr().out.startswith("Kubernetes %s STAND-IN" % git_version())
     assert apiserver.main(["--tls-cert-file=/x.crt", "--tls-private-key-file=/x.key"]) == 1
     assert "--etcd-servers must be specified" in capsys.readouterr().err
 

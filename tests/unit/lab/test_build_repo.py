@@ -26,15 +26,21 @@ if ROOT not in sys.path:
 
 from lab.standin import build_repo as br  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import serve_repo as sr  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin import version as vmod  # noqa: E402  pylint: disable=wrong-import-position
 
 REAL_SOURCE = os.path.join(ROOT, "lab", "standin")
 DOWNLOADS = os.environ.get("IRONSTONE_STANDIN_DOWNLOADS", os.path.join(ROOT, ".cache", "lab", "standin-state", "downloads"))
 LOCAL_KUBECTL = "/tmp/kubectl.deb"
-VERSION = "1.32.3"
-PKG_VERSION = "1.32.3-1.1"
-APT = "core:/stable:/v1.32/deb/"
-RELEASE = "release/v1.32.3/bin/linux/amd64/"
-CRICTL = "cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-amd64.tar.gz"
+# The release the stand-ins pretend to be (lab/standin/version.py) and what follows from it.
+VERSION = vmod.KUBERNETES_VERSION  # e.g. "1.36.4"
+MINOR = "1.%d" % vmod.minor()  # "1.36"
+PKG_VERSION = "%s-%s" % (VERSION, vmod.PACKAGE_REVISION)  # "1.36.4-1.1"
+CRI_TOOLS_VERSION = MINOR + ".0"  # "1.36.0"
+CRI_TOOLS_PKG = "%s-%s" % (CRI_TOOLS_VERSION, vmod.PACKAGE_REVISION)
+APT = "core:/stable:/v%s/deb/" % MINOR
+RELEASE = "release/v%s/bin/linux/amd64/" % VERSION
+CRICTL = "cri-tools/releases/download/v{0}/crictl-v{0}-linux-amd64.tar.gz".format(CRI_TOOLS_VERSION)
+KUBECTL_DEB = br.KUBECTL_DEBS[VERSION]
 TOOLS = ("dpkg-deb", "gpg", "gpgv", "apt-get", "apt-cache", "gpgconf")
 
 needs_tools = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="needs dpkg-deb, gpg, gpgv and apt")
@@ -49,13 +55,15 @@ def main(argv=None):
 '''
 
 FAKE_APISERVER = '''"""STAND-IN fake kube-apiserver for the builder's tests."""
-from ..version import STANDIN_BANNER
+from ..version import STANDIN_BANNER, minor
+
+KUBE_MINOR = "1.%d" % minor()
 
 
 def main(argv=None):
     import kubernetes_validate
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "b"}}
-    kubernetes_validate.validate(doc, "1.32.0", strict=True)
+    kubernetes_validate.validate(doc, KUBE_MINOR + ".0", strict=True)
     print("kube-apiserver " + STANDIN_BANNER + " validator=" + kubernetes_validate.__file__)
     return 0
 '''
@@ -158,16 +166,18 @@ class Apt:
 
 
 def test_layout_mirrors_the_real_sites():
-    lay = br.layout("1.32.3")
+    lay = br.layout(VERSION)
     assert lay["apt_path"] == APT
     assert lay["apt_key_path"] == APT + "Release.key"
     assert lay["release_path"] == RELEASE
-    assert lay["stable_txt_path"] == "release/stable-1.32.txt"
+    assert lay["stable_txt_path"] == "release/stable-%s.txt" % MINOR
     assert lay["crictl_path"] == CRICTL
     assert lay["package_version"] == PKG_VERSION
-    assert lay["cri_tools_package_version"] == "1.32.0-1.1"
+    assert lay["cri_tools_package_version"] == CRI_TOOLS_PKG
     assert lay["apt_sources_line"] == (
-        "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] {base}/core:/stable:/v1.32/deb/ /")
+        "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] {base}/core:/stable:/v%s/deb/ /" % MINOR)
+    assert br.layout("1.32.3")["release_path"] == "release/v1.32.3/bin/linux/amd64/"
+    assert br.layout("1.32.3")["crictl_path"] == "cri-tools/releases/download/v1.32.0/crictl-v1.32.0-linux-amd64.tar.gz"
     assert br.layout("1.33.1")["apt_path"] == "core:/stable:/v1.33/deb/"
 
 
@@ -284,15 +294,15 @@ def test_summary_gives_paths_digests_and_key(built):
     assert listed == on_disk
     with open(os.path.join(built.out, "build-summary.json"), encoding="utf-8") as handle:
         assert json.load(handle)["input_hash"] == summary["input_hash"]
-    assert summary["packages"]["kubeadm"]["filename"] == APT + "amd64/kubeadm_1.32.3-1.1_amd64.deb"
+    assert summary["packages"]["kubeadm"]["filename"] == APT + "amd64/kubeadm_%s_amd64.deb" % PKG_VERSION
 
 
 @needs_tools
 def test_debs_have_the_right_control_fields(built):
     expected = {
-        "kubeadm": (PKG_VERSION, "kubelet (>= 1.32.0), cri-tools (>= 1.32.0), ironstone-standin-lib (= 1.32.3-1.1)"),
-        "kubelet": (PKG_VERSION, "ironstone-standin-lib (= 1.32.3-1.1), python3 (>= 3.11), python3-yaml, python3-cryptography"),
-        "cri-tools": ("1.32.0-1.1", "ironstone-standin-lib (= 1.32.3-1.1)"),
+        "kubeadm": (PKG_VERSION, "kubelet (>= {0}.0), cri-tools (>= {0}.0), ironstone-standin-lib (= {1})".format(MINOR, PKG_VERSION)),
+        "kubelet": (PKG_VERSION, "ironstone-standin-lib (= %s), python3 (>= 3.11), python3-yaml, python3-cryptography" % PKG_VERSION),
+        "cri-tools": (CRI_TOOLS_PKG, "ironstone-standin-lib (= %s)" % PKG_VERSION),
         "ironstone-standin-lib": (PKG_VERSION, "python3 (>= 3.11), python3-yaml, python3-cryptography"),
         "kubectl": (PKG_VERSION, "libc6 (>= 2.34)"),
     }
@@ -309,7 +319,7 @@ def test_debs_have_the_right_control_fields(built):
             assert "real kubectl" in description and "Not a stand-in" in description
         else:
             assert description.startswith("STAND-IN")
-    assert deb_field(os.path.join(built.debs, "cri-tools_1.32.0-1.1_amd64.deb"), "Description").startswith(
+    assert deb_field(os.path.join(built.debs, "cri-tools_%s_amd64.deb" % CRI_TOOLS_PKG), "Description").startswith(
         "STAND-IN crictl on top of containerd's ctr")
 
 
@@ -339,8 +349,8 @@ def test_debs_ship_the_contract_files(built):
     assert vendor + "yaml" not in kubelet and not any(p.startswith(vendor + "bin") for p in kubelet)
     schemas = vendor + "kubernetes_validate/kubernetes-json-schema/"
     kept = {p[len(schemas):].split("/")[0] for p in kubelet if p.startswith(schemas) and p != schemas.rstrip("/")}
-    assert kept == {"v1.32.0-local", "v1.32.0-local-strict"}
-    assert files("cri-tools", "1.32.0-1.1")["/usr/bin/crictl"] == "-rwxr-xr-x"
+    assert kept == {"v%s.0-local" % MINOR, "v%s.0-local-strict" % MINOR}
+    assert files("cri-tools", CRI_TOOLS_PKG)["/usr/bin/crictl"] == "-rwxr-xr-x"
     assert files("kubectl")["/usr/bin/kubectl"] == "-rwxr-xr-x"
     # Everything root-owned.
     out = subprocess.run(["dpkg-deb", "-c", os.path.join(built.debs, "kubelet_%s_amd64.deb" % PKG_VERSION)],
@@ -384,8 +394,8 @@ def test_launchers_run_the_packaged_code(built, tmp_path):
         if not deb.startswith("kubectl"):
             subprocess.run(["dpkg-deb", "-x", os.path.join(built.debs, deb), root], check=True)
     lib = root + "/usr/lib/ironstone-standin"
-    for launcher, expect in (("/usr/bin/kubeadm", "kubeadm v1.32.3 STAND-IN"), ("/usr/bin/kubelet", "kubelet v1.32.3 STAND-IN"),
-                             ("/usr/bin/crictl", "crictl v1.32.3 STAND-IN"),
+    for launcher, expect in (("/usr/bin/kubeadm", "kubeadm v%s STAND-IN" % VERSION), ("/usr/bin/kubelet", "kubelet v%s STAND-IN" % VERSION),
+                             ("/usr/bin/crictl", "crictl v%s STAND-IN" % VERSION),
                              ("/usr/lib/ironstone-standin/images/kube-apiserver", "kube-apiserver STAND-IN")):
         with open(root + launcher, encoding="utf-8") as handle:
             text = handle.read().replace("/usr/lib/ironstone-standin", lib)
@@ -398,13 +408,13 @@ def test_launchers_run_the_packaged_code(built, tmp_path):
 @needs_tools
 def test_kubectl_is_debians_real_binary(built, tmp_path):
     deb = os.path.join(built.debs, "kubectl_%s_amd64.deb" % PKG_VERSION)
-    debian = os.path.join(DOWNLOADS, "kubectl_1.32.3+ds-2_amd64.deb")
-    assert sha256(debian) == "9825aaf4c14913027aae04af8688e580459f781c829bd5de00cc4dc2cc5a867f"
+    debian = os.path.join(DOWNLOADS, KUBECTL_DEB["filename"])
+    assert sha256(debian) == KUBECTL_DEB["sha256"]
     real = hashlib.sha256(deb_member(debian, "/usr/bin/kubectl")).hexdigest()
     assert hashlib.sha256(deb_member(deb, "/usr/bin/kubectl")).hexdigest() == real
     assert sha256(os.path.join(built.out, RELEASE, "kubectl")) == real
     proc = run([os.path.join(built.out, RELEASE, "kubectl"), "version", "--client"])
-    assert proc.returncode == 0 and "Client Version: v1.32.3" in proc.stdout
+    assert proc.returncode == 0 and "Client Version: v%s" % VERSION in proc.stdout
 
 
 @needs_tools
@@ -488,7 +498,7 @@ def test_apt_reads_the_repository(built, tmp_path, transport):
         assert proc.returncode == 0, proc.stdout
         assert "W:" not in proc.stdout and "E:" not in proc.stdout, proc.stdout
         for name, version in (("kubeadm", PKG_VERSION), ("kubelet", PKG_VERSION), ("kubectl", PKG_VERSION),
-                              ("cri-tools", "1.32.0-1.1"), ("ironstone-standin-lib", PKG_VERSION)):
+                              ("cri-tools", CRI_TOOLS_PKG), ("ironstone-standin-lib", PKG_VERSION)):
             policy = apt.cache("policy", name).stdout
             assert "Candidate: %s" % version in policy, policy
         show = apt.cache("show", "kubeadm").stdout
@@ -496,8 +506,8 @@ def test_apt_reads_the_repository(built, tmp_path, transport):
         # apt checks the deb against Packages' hashes when it downloads it.
         download = apt.get("download", "kubeadm", "kubelet", cwd=str(tmp_path))
         assert download.returncode == 0, download.stdout
-        assert sha256(str(tmp_path / "kubeadm_1.32.3-1.1_amd64.deb")) == sha256(
-            os.path.join(built.debs, "kubeadm_1.32.3-1.1_amd64.deb"))
+        assert sha256(str(tmp_path / ("kubeadm_%s_amd64.deb" % PKG_VERSION))) == sha256(
+            os.path.join(built.debs, "kubeadm_%s_amd64.deb" % PKG_VERSION))
     finally:
         if server:
             server.shutdown()
@@ -511,7 +521,7 @@ def test_apt_refuses_a_tampered_repository(built, tmp_path):
     shutil.copytree(built.out, copy)
     apt_dir = os.path.join(copy, APT)
     with open(os.path.join(apt_dir, "Packages"), encoding="utf-8") as handle:
-        text = handle.read().replace("Version: 1.32.3-1.1", "Version: 1.32.9-1.1")
+        text = handle.read().replace("Version: %s" % PKG_VERSION, "Version: %s.99-1.1" % MINOR)
     with open(os.path.join(apt_dir, "Packages"), "w", encoding="utf-8") as handle:
         handle.write(text)
     with gzip.GzipFile(os.path.join(apt_dir, "Packages.gz"), "wb", mtime=0) as handle:
@@ -519,7 +529,7 @@ def test_apt_refuses_a_tampered_repository(built, tmp_path):
     apt = Apt(str(tmp_path / "apt"), "file:" + copy, keyring)
     proc = apt.get("update")
     assert proc.returncode != 0 and "Hash Sum mismatch" in proc.stdout, proc.stdout
-    assert "Candidate: 1.32.9" not in apt.cache("policy", "kubeadm").stdout
+    assert "Candidate: %s.99" % MINOR not in apt.cache("policy", "kubeadm").stdout
 
     # A Release edited after signing is refused too.
     shutil.rmtree(copy)
@@ -532,7 +542,7 @@ def test_apt_refuses_a_tampered_repository(built, tmp_path):
     apt = Apt(str(tmp_path / "apt2"), "file:" + copy, keyring)
     proc = apt.get("update")
     assert proc.returncode != 0 and "BADSIG" in proc.stdout and "is not signed" in proc.stdout, proc.stdout
-    assert "Candidate: 1.32.3-1.1" not in apt.cache("policy", "kubeadm").stdout
+    assert "Candidate: %s" % PKG_VERSION not in apt.cache("policy", "kubeadm").stdout
 
 
 @needs_tools
@@ -547,9 +557,9 @@ def test_binary_downloads_run_and_match_their_digests(built, tmp_path):
             assert handle.readline() == b"#!/usr/bin/python3\n"
         assert os.access(path, os.X_OK)
         proc = run([sys.executable, path, "--version"])
-        assert proc.returncode == 0 and proc.stdout.startswith("%s v1.32.3 STAND-IN" % name), proc.stdout
-    with open(os.path.join(built.out, "release", "stable-1.32.txt"), encoding="ascii") as handle:
-        assert handle.read().strip() == "v1.32.3"
+        assert proc.returncode == 0 and proc.stdout.startswith("%s v%s STAND-IN" % (name, VERSION)), proc.stdout
+    with open(os.path.join(built.out, "release", "stable-%s.txt" % MINOR), encoding="ascii") as handle:
+        assert handle.read().strip() == "v" + VERSION
     tarball = os.path.join(built.out, CRICTL)
     with open(tarball + ".sha256", encoding="ascii") as handle:
         assert handle.read() == sha256(tarball) + "\n"
@@ -561,7 +571,7 @@ def test_binary_downloads_run_and_match_their_digests(built, tmp_path):
         assert members[0].mode == 0o755 and members[0].uid == 0
         tar.extract(members[0], str(tmp_path))
     proc = run([sys.executable, str(tmp_path / "crictl"), "--version"])
-    assert proc.returncode == 0 and proc.stdout.startswith("crictl v1.32.3 STAND-IN"), proc.stdout
+    assert proc.returncode == 0 and proc.stdout.startswith("crictl v%s STAND-IN" % VERSION), proc.stdout
 
 
 @needs_tools
@@ -596,7 +606,7 @@ def test_cache_hit_determinism_and_rebuild(built, tmp_path):
         assert new[name] == old[name], name
     assert rebuilt["binaries"]["kubeadm"]["sha256"] != first["binaries"]["kubeadm"]["sha256"]
     assert rebuilt["binaries"]["kubectl"]["sha256"] == first["binaries"]["kubectl"]["sha256"]
-    assert b"CHANGED = True" in deb_member(os.path.join(out, APT, "amd64", "ironstone-standin-lib_1.32.3-1.1_amd64.deb"),
+    assert b"CHANGED = True" in deb_member(os.path.join(out, APT, "amd64", "ironstone-standin-lib_%s_amd64.deb" % PKG_VERSION),
                                            "/usr/lib/ironstone-standin/standin/kubeadm.py")
     # The key is reused: the same fingerprint signs every build.
     assert rebuilt["key"]["fingerprint"] == built.summary["key"]["fingerprint"]

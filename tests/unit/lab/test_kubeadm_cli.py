@@ -24,6 +24,10 @@ from lab.standin import kubeadm_preflight as preflight  # noqa: E402
 from lab.standin import kubeclient  # noqa: E402
 from lab.standin import pki  # noqa: E402
 from lab.standin.kubeclient import ApiError  # noqa: E402
+from lab.standin.version import git_version, minor  # noqa: E402
+
+GIT_VERSION = git_version()  # the release the stand-ins pretend to be, e.g. "v1.36.4"
+NEXT_MINOR = "v1.%d.0" % (minor() + 1)
 
 PKI = "/etc/kubernetes/pki"
 INIT_CONFIG = """\
@@ -43,7 +47,7 @@ localAPIEndpoint:
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
-kubernetesVersion: v1.32.3
+kubernetesVersion: @GIT_VERSION@
 controlPlaneEndpoint: cp.lab.example:6443
 imageRepository: registry.example/k8s
 networking:
@@ -68,7 +72,7 @@ etcd:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 maxPods: 50
-"""
+""".replace("@GIT_VERSION@", GIT_VERSION)
 
 
 # ---------------------------------------------------------------------------
@@ -293,12 +297,12 @@ def cert_at(host, node_path):
 # ---------------------------------------------------------------------------
 def test_banner_and_version(capsys):
     rc, out, err = run(["version", "-o", "short"], capsys)
-    assert rc == 0 and out == "v1.32.3\n"
+    assert rc == 0 and out == GIT_VERSION + "\n"
     assert err.splitlines()[0].startswith("STAND-IN")
     rc, out, _err = run(["version"], capsys)
-    assert out.startswith('kubeadm version: &version.Info{Major:"1", Minor:"32", GitVersion:"v1.32.3"')
+    assert out.startswith('kubeadm version: &version.Info{Major:"1", Minor:"%d", GitVersion:"%s"' % (minor(), GIT_VERSION))
     assert "STAND-IN" in out
-    assert yaml.safe_load(run(["version", "-o", "json"], capsys)[1])["clientVersion"]["gitVersion"] == "v1.32.3"
+    assert yaml.safe_load(run(["version", "-o", "json"], capsys)[1])["clientVersion"]["gitVersion"] == GIT_VERSION
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -370,7 +374,7 @@ def test_init_manifests(initialised):
     pod = yaml.safe_load(initialised.read("/etc/kubernetes/manifests/kube-apiserver.yaml"))
     container = pod["spec"]["containers"][0]
     assert pod["spec"]["hostNetwork"] is True and pod["kind"] == "Pod"
-    assert container["image"] == "registry.example/k8s/kube-apiserver:v1.32.3"
+    assert container["image"] == "registry.example/k8s/kube-apiserver:" + GIT_VERSION
     command = container["command"]
     assert command[0] == "kube-apiserver"
     assert command[1:] == sorted(command[1:])
@@ -752,12 +756,12 @@ def test_certs_check_expiration_and_renew(lab, initialised, capsys):
 def test_upgrade(lab, initialised, capsys):
     rc, out, _err = run(["upgrade", "plan"], capsys)
     assert rc == 0 and "Awesome, you're up-to-date! Enjoy!" in out
-    rc, _out, err = run(["upgrade", "apply", "v1.33.0", "--yes"], capsys)
-    assert rc == 1 and 'Specified version to upgrade to "v1.33.0" is higher than the kubeadm version "v1.32.3"' in err
+    rc, _out, err = run(["upgrade", "apply", NEXT_MINOR, "--yes"], capsys)
+    assert rc == 1 and 'Specified version to upgrade to "%s" is higher than the kubeadm version "%s"' % (NEXT_MINOR, GIT_VERSION) in err
     os.unlink(initialised.path("/etc/kubernetes/manifests/kube-scheduler.yaml"))
-    rc, out, err = run(["upgrade", "apply", "v1.32.3", "-y"], capsys)
+    rc, out, err = run(["upgrade", "apply", GIT_VERSION, "-y"], capsys)
     assert rc == 0, err
-    assert 'SUCCESS! A control plane node of your cluster was upgraded to "v1.32.3"' in out
+    assert 'SUCCESS! A control plane node of your cluster was upgraded to "%s"' % GIT_VERSION in out
     assert os.path.exists(initialised.path("/etc/kubernetes/manifests/kube-scheduler.yaml"))
     rc, out, err = run(["upgrade", "node"], capsys)
     assert rc == 0, err

@@ -11,6 +11,7 @@ if ROOT not in sys.path:
 from lab.standin import kubelet  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import kubelet_config as kc  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import kubelet_node as kn  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin.version import git_version  # noqa: E402  pylint: disable=wrong-import-position
 
 ALLOWED_SET = ("beta.kubernetes.io/arch, beta.kubernetes.io/instance-type, beta.kubernetes.io/os, "
                "failure-domain.beta.kubernetes.io/region, failure-domain.beta.kubernetes.io/zone, kubernetes.io/arch, "
@@ -122,7 +123,7 @@ def test_missing_argument_and_shorthand():
 
 def test_version(capsys):
     rc, out, _err = run_main(["--version"], capsys)
-    assert rc == 0 and out.startswith("Kubernetes v1.32.3 STAND-IN")
+    assert rc == 0 and out.startswith("Kubernetes %s STAND-IN" % git_version())
 
 
 # --- node labels ---------------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def test_node_object():
     assert node["spec"]["taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
     status = kn.build_status(kn.NodeStatus().conditions(True, True), "10.0.0.11", "cp-1", "containerd://1.6.20~ds1")
     assert status["addresses"] == [{"type": "InternalIP", "address": "10.0.0.11"}, {"type": "Hostname", "address": "cp-1"}]
-    assert status["nodeInfo"]["kubeletVersion"] == "v1.32.3"
+    assert status["nodeInfo"]["kubeletVersion"] == git_version()
     assert status["nodeInfo"]["containerRuntimeVersion"] == "containerd://1.6.20~ds1"
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 10250
 
@@ -456,7 +457,7 @@ def test_standalone_kubelet_serves_healthz_runs_static_pod_and_stops_on_sigterm(
 
 def yaml_pod():
     return ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n  namespace: kube-system\nspec:\n  containers:\n"
-            "  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.32.3\n"
+            "  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:" + git_version() + "\n"
             "    command: [kube-apiserver, --secure-port=6443]\n")
 
 

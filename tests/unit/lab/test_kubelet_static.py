@@ -14,6 +14,7 @@ if os.path.dirname(__file__) not in sys.path:
     sys.path.insert(0, os.path.dirname(__file__))
 
 from lab.standin import kubelet_static as ks  # noqa: E402  pylint: disable=wrong-import-position
+from lab.standin.version import git_version  # noqa: E402  pylint: disable=wrong-import-position
 
 IMAGE_SCRIPT = """#!{python}
 import os, signal, sys, time
@@ -29,7 +30,7 @@ while True:
 """
 
 
-def manifest(name="kube-apiserver", image="registry.k8s.io/kube-apiserver:v1.32.3", flags=("--secure-port=6443",), extra=None):
+def manifest(name="kube-apiserver", image="registry.k8s.io/kube-apiserver:" + git_version(), flags=("--secure-port=6443",), extra=None):
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": name, "namespace": "kube-system", "labels": {"component": name, "tier": "control-plane"},
                         "annotations": {"kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": "10.0.0.11:6443"}},
@@ -126,7 +127,7 @@ def test_crashing_child_is_restarted_with_backoff(env):
 def test_mirror_pods(env):
     manager, manifests, _out, _logs, _lines = env
     (manifests / "kube-apiserver.yaml").write_text(manifest())
-    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.32.3"))
+    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:" + git_version()))
     (manifests / "etcd.yaml").write_text(manifest("etcd", "registry.k8s.io/etcd:3.5.16-0"))
     (manifests / "haproxy.yaml").write_text(manifest("haproxy", "docker.io/library/haproxy:2.8"))
     (manifests / "old-cm.yaml").write_text(manifest("kube-controller-manager", "registry.k8s.io/kube-controller-manager:v1.31.0"))
@@ -175,7 +176,7 @@ def test_mirror_sync_creates_replaces_and_deletes(env):
     from lab.standin import kubelet  # pylint: disable=import-outside-toplevel
     from test_kubelet import FakeApi  # pylint: disable=import-outside-toplevel
     manager, manifests, _out, _logs, _lines = env
-    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.32.3"))
+    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:" + git_version()))
     manager.scan()
     api = FakeApi()
     node = kubelet.Kubelet("cp-1", "10.0.0.11", {}, [], {}, lambda: api, manager)
@@ -185,7 +186,7 @@ def test_mirror_sync_creates_replaces_and_deletes(env):
     assert path in api.objects
     assert ("PATCH", path + "/status") in api.calls
     first_hash = api.objects[path]["metadata"]["annotations"]["kubernetes.io/config.mirror"]
-    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:v1.32.3",
+    (manifests / "kube-scheduler.yaml").write_text(manifest("kube-scheduler", "registry.k8s.io/kube-scheduler:" + git_version(),
                                                             flags=("--v=3",)))
     manager.scan()
     node.sync_mirrors()
