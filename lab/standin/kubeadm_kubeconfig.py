@@ -103,4 +103,3 @@ def user(positionals, flags):
                               pki.cert_pem(cert), pki.key_pem(key))
     env.out(kubeconfig.dump(config))
     return 0
-

@@ -2,7 +2,6 @@
 file naming rule, JSON and merge patches applied to the static Pod manifests, strategic merge refused
 as not implemented by the stand-in."""
 import json
-import os
 
 import pytest
 

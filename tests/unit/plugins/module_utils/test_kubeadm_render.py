@@ -397,7 +397,7 @@ def _cert(cn="kubernetes", orgs=(), days=10, issuer_key=None, key=None):
 
 @pytest.fixture(scope="module")
 def ca():
-    cert, key, _ = _cert()
+    cert, key, dummy = _cert()
     return cert, key
 
 
