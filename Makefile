@@ -28,8 +28,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export MOLECULE_GLOB := molecule/*/molecule.yml
 export PATH := $(BIN):$(PATH)
 
-# Molecule scenarios, in the order `make test` runs them.
-SCENARIOS ?= default preflight runtime runtime_docker runtime_archive runtime_v2 storage etcd ssh etcd_ops cluster
+# Molecule scenarios, in lanes that `make molecule` runs side by side (lanes separated by ';',
+# scenarios within a lane one after another; tests/molecule_lanes.py). Every scenario is in one
+# lane. `make molecule SCENARIOS="etcd ssh"` runs just those, one after another.
+MOLECULE_LANES ?= etcd_ops etcd; cluster preflight default; runtime runtime_docker runtime_archive runtime_v2 storage ssh
+SCENARIOS ?=
 
 .PHONY: help setup engine image hosttools lab lab-down test unit lint sanity molecule build bench clean \
 	tools package package-check ee docs-lint importer
@@ -98,11 +101,8 @@ sanity: setup $(GET_PIP)
 	  $(BIN)/ansible-test sanity --venv --python 3.11 --color no
 
 molecule: setup image hosttools
-	@set -e; summary=""; for s in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$s"; start=$$(date +%s); \
-	  LAB_IMAGE=$$(cat .cache/lab/image) $(BIN)/molecule test -s $$s || { echo "=== molecule scenario $$s FAILED"; exit 1; }; \
-	  summary="$$summary$$(printf '%-16s %5ss' $$s $$(( $$(date +%s) - start )))\n"; \
-	done; printf "=== molecule scenario times\n$$summary"
+	LAB_IMAGE=$$(cat .cache/lab/image) $(BIN)/python tests/molecule_lanes.py --molecule $(BIN)/molecule \
+	  $(if $(strip $(SCENARIOS)),--subset --lanes "$(SCENARIOS)",--lanes "$(MOLECULE_LANES)")
 
 build: setup
 	$(BIN)/ansible-galaxy collection build --force --output-path .cache/dist
