@@ -78,6 +78,8 @@ def base_inventory():
 CONTROL_PLANE_STAGES = ['runtime', 'etcd', 'storage', 'control_plane']
 NODES_STAGES = ['runtime', 'etcd', 'storage', 'nodes']
 CLUSTER_STAGES = ['runtime', 'etcd', 'storage', 'control_plane', 'nodes']
+# The calico cases: refused in preflight, before any host or API change.
+CALICO_STAGES = ['runtime', 'etcd', 'storage', 'calico']
 
 # Each case: id, category, what the operator wrote (shown in the table), the word the
 # message must contain, and the change to the base inventory.
@@ -203,6 +205,16 @@ CASES = [
      'engine docker, cri-dockerd disabled (nodes stage only)', 'container_runtime_cri_dockerd_enabled',
      {'vars': {'preflight_stages': ['etcd', 'storage', 'nodes'], 'container_runtime_engine': 'docker',
                'container_runtime_cri_dockerd_enabled': False}}),
+    # The seed's Installation sets spec.calicoVersion, which the CRD does not have.
+    ('calico-version-field', 'impossible combination', 'calico_installation_spec: {calicoVersion: v3.26.1}', 'calicoVersion',
+     {'vars': {'preflight_stages': CALICO_STAGES, 'calico_installation_spec': {'calicoVersion': 'v3.26.1'}}}),
+    ('calico-encapsulation', 'unknown enum', 'calico_ip_pools: [{encapsulation: VXLANAlways}]', 'encapsulation',
+     {'vars': {'preflight_stages': CALICO_STAGES, 'calico_ip_pools': [{'encapsulation': 'VXLANAlways'}]}}),
+    ('calico-version-unknown', 'unknown enum', 'calico_version: 3.26.1 (not in the release table)', 'calico_version',
+     {'vars': {'preflight_stages': CALICO_STAGES, 'calico_version': '3.26.1'}}),
+    ('calico-pool-outside', 'impossible combination', 'calico_ip_pools: [{cidr: 10.96.0.0/16}] (outside kube_pod_subnet)',
+     'kube_pod_subnet',
+     {'vars': {'preflight_stages': CALICO_STAGES, 'calico_ip_pools': [{'cidr': '10.96.0.0/16'}]}}),
 ]
 
 

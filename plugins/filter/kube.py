@@ -37,8 +37,19 @@ def kube_nodes(hosts, hostvars):
     return out
 
 
+def kube_not_ready(nodes):
+    """Names of the Node objects whose Ready condition is not True, sorted."""
+    out = []
+    for node in nodes or []:
+        conditions = (node.get('status') or {}).get('conditions') or []
+        ready = [c for c in conditions if c.get('type') == 'Ready']
+        if not ready or ready[-1].get('status') != 'True':
+            out.append((node.get('metadata') or {}).get('name', ''))
+    return sorted(out)
+
+
 class FilterModule(object):
     """The Kubernetes stages' view of the inventory."""
 
     def filters(self):
-        return {'kube_nodes': kube_nodes, 'kube_host_port': kube_host_port}
+        return {'kube_nodes': kube_nodes, 'kube_host_port': kube_host_port, 'kube_not_ready': kube_not_ready}

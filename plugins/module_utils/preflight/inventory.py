@@ -34,12 +34,13 @@ STAGES = {
                       ('control_plane', 'main', ('kube_control_plane',))),
     'nodes': (('kube_common', 'main', KUBE_GROUPS), ('apiserver_proxy', 'main', ('kube_node', 'edge')),
               ('node_join', 'main', ('kube_node', 'edge'))),
+    'calico': (('kube_common', 'main', ('kube_control_plane',)), ('calico', 'main', ('kube_control_plane',))),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
 # `kube_node_name` are shared by the stages and declared in the preflight role; `edge_`
 # belongs to node_join (edge_region, edge_zone, edge_taint).
 PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_', 'edge_',
-            'control_plane_', 'node_join_', 'apiserver_proxy_')
+            'control_plane_', 'node_join_', 'apiserver_proxy_', 'calico_')
 # The Kubernetes node name of a host, when it differs from the inventory name.
 NODE_NAME_VAR = 'kube_node_name'
 # A Kubernetes node name: a DNS-1123 subdomain.
@@ -223,6 +224,8 @@ def check(specs, internal, host_vars, groups, stages, profile='production', unkn
         _kube_packages_rules(report, specs, host_vars, kube_hosts, profile)
     if 'control_plane' in stages or 'nodes' in stages:
         _cluster_rules(report, specs, host_vars, groups, stages)
+    if 'calico' in stages:
+        _calico_rules(report, specs, host_vars, groups, profile)
 
     out = report.result()
     # Each Kubernetes node's kube_version, for the version-skew check against the kubelets already running.
@@ -276,6 +279,19 @@ def _cluster_rules(report, specs, host_vars, groups, stages):
     for level, message, hosts in cluster.problems(filled, groups, stages, declared_names(specs)):
         for host in hosts or [None]:
             report.add(level, message.replace('{host}', HOSTS), host)
+
+
+def _calico_rules(report, specs, host_vars, groups, profile):
+    # The stage renders once, with the variables of the first control-plane node (the play's host).
+    from ansible_collections.ironstone.k8s.plugins.module_utils.preflight import calico
+    hosts = [h for h in groups.get('kube_control_plane', []) if h in host_vars]
+    if not hosts:
+        return
+    hv = dict(host_vars[hosts[0]])
+    for name in calico.VARIABLES:
+        hv.setdefault(name, _value(host_vars[hosts[0]], specs, 'calico', name))
+    for level, message in calico.problems(hv, profile):
+        report.add(level, message.replace('{host}', hosts[0]))
 
 
 def _etcd_rules(report, specs, host_vars, groups, git_root, home):

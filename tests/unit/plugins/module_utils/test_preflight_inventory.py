@@ -109,7 +109,7 @@ def test_hosts_counted_from_host_vars_without_an_all_group():
 
 def test_unknown_stage_refused():
     message = only(errors(stages=['runtime', 'network']), 'network')
-    assert message == "preflight_stages names the stage 'network', which does not exist; use control_plane, etcd, kube_packages, nodes, runtime, storage."
+    assert message == "preflight_stages names the stage 'network', which does not exist; use calico, control_plane, etcd, kube_packages, nodes, runtime, storage."
 
 
 # --- 1. spec validation per stage and host ------------------------------------
@@ -808,3 +808,55 @@ def test_check_with_standins_probes_the_standin_in_the_lab_only():
     results, skips, failure, standins = sources.check_with_standins(SRC, 'production', opener=opener)
     assert SRC[0]['standin_url'] not in probed and standins == {}
     assert 'pkgs.k8s.io' in failure and 'kube_packages_apt_base_url' in failure
+
+
+# ---------------------------------------------------------------------------- calico stage
+
+CALICO_SUMS = {'operator-crds.yaml': SHA, 'tigera-operator.yaml': 'b' * 64}
+
+
+def calico_errors(cp1_vars, profile='production'):
+    merged = dict({'calico_manifest_sha256': CALICO_SUMS}, **cp1_vars)
+    result = run({'cp1': merged}, stages=['calico'], profile=profile)
+    assert_sentences(result)
+    return result
+
+
+def test_calico_defaults_with_their_pins_pass():
+    assert calico_errors({})['errors'] == []
+
+
+@pytest.mark.parametrize('cp1_vars,text', [
+    ({'calico_installation_spec': {'calicoVersion': 'v3.26.1'}}, 'calico_installation_spec.calicoVersion: there is no spec.calicoVersion'),
+    ({'calico_ip_pools': [{'encapsulation': 'VXLANAlways'}]}, "calico_ip_pools[0].encapsulation is 'VXLANAlways'"),
+    ({'calico_version': '3.26.1'}, "calico_version '3.26.1' is not in the collection's release table"),
+    ({'calico_ip_pools': [{'cidr': '10.96.0.0/16'}]}, 'outside kube_pod_subnet 10.244.0.0/16'),
+    ({'kube_pod_subnet': '10.32.0.0/16', 'calico_ip_pools': [{'cidr': '10.244.0.0/16'}]}, 'outside kube_pod_subnet 10.32.0.0/16'),
+    ({'calico_registry': 'mirror.example.com'}, "calico_registry is 'mirror.example.com'"),
+    ({'calico_manifest_sha256': {'tigera-operator.yaml': SHA}}, 'without a valid sha256 for operator-crds.yaml'),
+    ({'calico_manifest_sha256': dict(CALICO_SUMS, **{'calico.yaml': SHA})}, 'calico_manifest_sha256 for calico.yaml'),
+    ({'calico_standin_url': 'http://lab:8099'}, 'the stand-in manifests are for the lab only'),
+    ({'calico_manifest_base_url': 'raw.githubusercontent.com/x'}, 'is not an http(s):// or file:// URL'),
+])
+def test_calico_inputs_are_refused_naming_the_variable_and_the_host(cp1_vars, text):
+    message = only(calico_errors(cp1_vars)['errors'], text)
+    assert 'cp1' in message
+
+
+def test_calico_network_mode_is_checked_by_the_argument_spec():
+    message = only(calico_errors({'calico_network_mode': 'overlay'})['errors'], 'calico_network_mode')
+    assert 'overlay' in message
+
+
+def test_calico_in_the_lab_may_use_the_stand_in_pins():
+    result = calico_errors({'calico_manifest_sha256': {}, 'calico_standin_url': 'http://lab:8099',
+                            'calico_standin_sha256': CALICO_SUMS}, profile='lab')
+    assert result['errors'] == []
+    assert any('without a valid sha256' in w for w in result['warnings'])
+    missing = calico_errors({'calico_manifest_sha256': {}, 'calico_standin_url': 'http://lab:8099'}, profile='lab')
+    assert any('calico_standin_sha256 lacks a sha256 for operator-crds.yaml, tigera-operator.yaml' in e for e in missing['errors'])
+
+
+def test_calico_variables_are_known_to_preflight():
+    result = run({'cp1': {'calico_netwrk_mode': 'bgp', 'calico_manifest_sha256': CALICO_SUMS}}, stages=['calico'])
+    assert 'did you mean calico_network_mode?' in only(result['errors'], 'calico_netwrk_mode')

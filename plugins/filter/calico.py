@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: ironstone.k8s contributors
+# Apache License 2.0 (see LICENSE), a license compatible with the GNU General Public License version 3.
+"""Calico through the tigera operator, as filters: the release table, the operator's manifests,
+and the Installation and APIServer resources.
+
+The work is done in plugins/module_utils/calico.py; these wrap its CalicoError into
+AnsibleFilterError with the same message.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import functools
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.ironstone.k8s.plugins.module_utils import calico
+
+
+def _filter(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except calico.CalicoError as exc:
+            raise AnsibleFilterError(str(exc))
+    return wrapper
+
+
+@_filter
+def calico_release(version):
+    """The operator release and manifests of a Calico version."""
+    return calico.calico_release(version)
+
+
+@_filter
+def calico_sources(version, base_url, standin_url=''):
+    """The manifests' URLs, for preflight's source check."""
+    return calico.sources(version, base_url, standin_url)
+
+
+@_filter
+def calico_installation(p):
+    """The Installation ``default``."""
+    return calico.installation(p)
+
+
+def calico_apiserver(_ignored=None):
+    """The APIServer ``default``."""
+    return calico.apiserver()
+
+
+@_filter
+def calico_manifest_objects(documents, registry=''):
+    """The operator manifests' objects, the operator image under ``registry``."""
+    return calico.manifest_objects(documents, registry)
+
+
+def calico_split_by_namespace(objects, namespaces):
+    """{'ready': [...], 'pending': [...]}: pending objects are in a namespace the manifests create."""
+    ready, pending = calico.split_by_namespace(objects, namespaces)
+    return {'ready': ready, 'pending': pending}
+
+
+class FilterModule(object):
+    """Calico."""
+
+    def filters(self):
+        return {
+            'calico_release': calico_release,
+            'calico_sources': calico_sources,
+            'calico_installation': calico_installation,
+            'calico_apiserver': calico_apiserver,
+            'calico_manifest_objects': calico_manifest_objects,
+            'calico_split_by_namespace': calico_split_by_namespace,
+        }
