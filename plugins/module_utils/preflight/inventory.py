@@ -35,6 +35,7 @@ STAGES = {
     'nodes': (('kube_common', 'main', KUBE_GROUPS), ('apiserver_proxy', 'main', ('kube_node', 'edge')),
               ('node_join', 'main', ('kube_node', 'edge'))),
     'calico': (('kube_common', 'main', ('kube_control_plane',)), ('calico', 'main', ('kube_control_plane',))),
+    'local_volumes': (('kube_common', 'main', ('kube_node',)), ('local_storage', 'objects', ('kube_node',))),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
 # `kube_node_name` are shared by the stages and declared in the preflight role; `edge_`

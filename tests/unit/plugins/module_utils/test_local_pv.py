@@ -80,3 +80,15 @@ def test_a_gone_disk_is_reported_and_deleted_only_with_prune_and_never_while_cla
     assert local_pv.prune_plan(pvs, wanted, ["w1"], prune=True) == {
         "gone": ["local-w1-a", "local-w1-b", "local-w1-c"], "delete": ["local-w1-a"], "keep_claimed": ["local-w1-b", "local-w1-c"]}
     assert local_pv.prune_plan(pvs, wanted, [], prune=True) == {"gone": [], "delete": [], "keep_claimed": []}
+
+
+def test_the_filters_read_each_hosts_volumes_under_its_node_name():
+    from ansible_collections.ironstone.k8s.plugins.filter import local_pv as filters
+    hostvars = {"inv-w1": {"kube_node_name_effective": "w1", "local_storage_found": {"volumes": [volume(UUID_A)]}},
+                "inv-w2": {"kube_node_name_effective": "w2", "local_storage_found": {"volumes": []}}}
+    objects = filters.local_pv_objects(["inv-w1", "inv-w2"], hostvars, "local-ssd")
+    assert [o["kind"] for o in objects] == ["StorageClass", "PersistentVolume"]
+    assert objects[1]["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["w1"]
+    plan = filters.local_pv_prune_plan([existing("local-w2-old", "w2"), existing(objects[1]["metadata"]["name"], "w1")],
+                                       objects, ["w1", "w2"], True)
+    assert plan == {"gone": ["local-w2-old"], "delete": ["local-w2-old"], "keep_claimed": []}
