@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run the Molecule scenarios in parallel lanes (`make molecule`).
 
 Each lane runs its scenarios one after another with `molecule test -s NAME`; the
