@@ -57,9 +57,9 @@ def kube_kubeconfig_expiry(text):
 
 
 @_filter
-def kube_node_meta_patch(node, labels, taints):
+def kube_node_meta_patch(node, labels, taints, owner=''):
     """Merge patch of the labels and taints the collection owns on a Node ({} when none is needed)."""
-    return nodemeta.node_meta_patch(node, labels, taints)
+    return nodemeta.node_meta_patch(node, labels, taints, owner)
 
 
 @_filter

@@ -14,11 +14,25 @@ __metaclass__ = type
 # recorded and not wanted is someone else's and stays.  A wanted value of None
 # removes the label/taint whoever set it, and is not recorded.
 
+import re
+
 from ansible_collections.ironstone.k8s.plugins.module_utils.kubeadm.config import (
     KubeadmConfigError, TAINT_EFFECTS, _label_key_problem, _label_value_problem)
 
 MANAGED_LABELS = 'ironstone.k8s/managed-labels'
 MANAGED_TAINTS = 'ironstone.k8s/managed-taints'
+# Another part of the collection that owns labels and taints of its own (the gpu role) records
+# them under ironstone.k8s/<owner>-managed-labels and -taints, so that neither removes the other's.
+_OWNER = re.compile(r'^[a-z][a-z0-9-]{0,30}$')
+
+
+def managed_annotations(owner=''):
+    """(labels annotation, taints annotation) of an owner; the node stage's without one."""
+    if not owner:
+        return MANAGED_LABELS, MANAGED_TAINTS
+    if not isinstance(owner, str) or not _OWNER.match(owner):
+        raise KubeadmConfigError('owner %r is not a short lower-case name' % (owner,))
+    return 'ironstone.k8s/%s-managed-labels' % owner, 'ironstone.k8s/%s-managed-taints' % owner
 
 
 def label_key_error(key):
@@ -119,8 +133,11 @@ def _same_taint(a, b):
             == (b.get('key'), b.get('effect'), b.get('value') or ''))
 
 
-def node_meta_patch(node, labels, taints):
-    """The merge patch that makes ``node`` carry ``labels`` and ``taints``; {} when it already does."""
+def node_meta_patch(node, labels, taints, owner=''):
+    """The merge patch that makes ``node`` carry ``labels`` and ``taints``; {} when it already does.
+
+    ``owner`` names who records them (see managed_annotations)."""
+    labels_annotation, taints_annotation = managed_annotations(owner)
     if not node or not isinstance(node, dict):
         raise KubeadmConfigError('node not found')
     wanted_labels = _wanted_labels(labels)
@@ -133,7 +150,7 @@ def node_meta_patch(node, labels, taints):
     # labels
     keep = dict((k, v) for k, v in wanted_labels.items() if v is not None)
     remove = set(k for k, v in wanted_labels.items() if v is None)
-    remove |= _split(annotations.get(MANAGED_LABELS)) - set(keep)
+    remove |= _split(annotations.get(labels_annotation)) - set(keep)
     label_patch = {}
     for key in sorted(keep):
         if current_labels.get(key) != keep[key]:
@@ -145,7 +162,7 @@ def node_meta_patch(node, labels, taints):
     # taints
     keep_t = dict((k, v) for k, v in wanted_taints.items() if v is not None)
     remove_t = set(k for k, v in wanted_taints.items() if v is None)
-    remove_t |= _split(annotations.get(MANAGED_TAINTS)) - set(keep_t)
+    remove_t |= _split(annotations.get(taints_annotation)) - set(keep_t)
     new_taints, placed = [], set()
     for taint in current_taints:
         taint_id = _taint_id(taint)
@@ -166,7 +183,7 @@ def node_meta_patch(node, labels, taints):
 
     # bookkeeping
     annotation_patch = {}
-    for name, managed in ((MANAGED_LABELS, keep), (MANAGED_TAINTS, keep_t)):
+    for name, managed in ((labels_annotation, keep), (taints_annotation, keep_t)):
         value = ','.join(sorted(managed))
         if value:
             if annotations.get(name) != value:

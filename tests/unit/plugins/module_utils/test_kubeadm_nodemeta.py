@@ -199,3 +199,17 @@ def test_summary():
     only = {"metadata": {"annotations": {MANAGED_LABELS: "secret-ish"}}}
     assert "secret-ish" not in node_meta_summary(only)
     assert MANAGED_LABELS in node_meta_summary(only)
+
+
+def test_an_owner_records_its_labels_apart_and_leaves_the_others_alone():
+    node = {"metadata": {"name": "g1", "labels": {"pool": "gpu", "nvidia.com/gpu.count": "2", "nvidia.com/gpu.present": "true"},
+                         "annotations": {"ironstone.k8s/managed-labels": "pool",
+                                         "ironstone.k8s/gpu-managed-labels": "nvidia.com/gpu.count,nvidia.com/gpu.present"}}}
+    # the GPU is gone: the gpu owner removes its labels and its record, the nodes stage's label stays
+    patch = nodemeta.node_meta_patch(node, {}, {}, owner="gpu")
+    assert patch == {"metadata": {"labels": {"nvidia.com/gpu.count": None, "nvidia.com/gpu.present": None},
+                                  "annotations": {"ironstone.k8s/gpu-managed-labels": None}}}
+    # the nodes stage wanting nothing of the GPU labels does not remove them
+    assert nodemeta.node_meta_patch(node, {"pool": "gpu"}, {}) == {}
+    with pytest.raises(nodemeta.KubeadmConfigError):
+        nodemeta.node_meta_patch(node, {}, {}, owner="Bad Owner")
