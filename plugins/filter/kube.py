@@ -48,8 +48,20 @@ def kube_not_ready(nodes):
     return sorted(out)
 
 
+def kube_condition_true(objects, condition):
+    """``namespace/name`` (``name`` when cluster-scoped) of the objects whose condition ``condition`` is True."""
+    out = []
+    for obj in objects or []:
+        conditions = (obj.get('status') or {}).get('conditions') or []
+        if any(c.get('type') == condition and c.get('status') == 'True' for c in conditions):
+            meta = obj.get('metadata') or {}
+            out.append(('%s/%s' % (meta['namespace'], meta.get('name'))) if meta.get('namespace') else meta.get('name'))
+    return out
+
+
 class FilterModule(object):
     """The Kubernetes stages' view of the inventory."""
 
     def filters(self):
-        return {'kube_nodes': kube_nodes, 'kube_host_port': kube_host_port, 'kube_not_ready': kube_not_ready}
+        return {'kube_nodes': kube_nodes, 'kube_host_port': kube_host_port, 'kube_not_ready': kube_not_ready,
+                'kube_condition_true': kube_condition_true}

@@ -15,11 +15,14 @@ from ansible_collections.ironstone.k8s.plugins.module_utils import local_pv
 
 
 def local_pv_objects(hosts, hostvars, class_name, is_default=False):
-    """The StorageClass, then every PersistentVolume of the hosts' volumes (``local_storage_found``)."""
+    """The StorageClass, then every PersistentVolume of the hosts' volumes (``local_storage_found``), each
+    under its node name (``local_storage_node_name``)."""
     by_node = {}
     for host in hosts:
         hv = hostvars[host]
-        node = hv.get('kube_node_name_effective') or host
+        node = hv.get('local_storage_node_name')
+        if not node:
+            raise AnsibleFilterError('%s has no local_storage_node_name: run the objects entry point on it first.' % host)
         by_node.setdefault(str(node), []).extend((hv.get('local_storage_found') or {}).get('volumes') or [])
     try:
         return [local_pv.storage_class(class_name, bool(is_default))] + local_pv.persistent_volumes(by_node, class_name)

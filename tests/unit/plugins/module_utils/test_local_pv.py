@@ -84,8 +84,8 @@ def test_a_gone_disk_is_reported_and_deleted_only_with_prune_and_never_while_cla
 
 def test_the_filters_read_each_hosts_volumes_under_its_node_name():
     from ansible_collections.ironstone.k8s.plugins.filter import local_pv as filters
-    hostvars = {"inv-w1": {"kube_node_name_effective": "w1", "local_storage_found": {"volumes": [volume(UUID_A)]}},
-                "inv-w2": {"kube_node_name_effective": "w2", "local_storage_found": {"volumes": []}}}
+    hostvars = {"inv-w1": {"local_storage_node_name": "w1", "local_storage_found": {"volumes": [volume(UUID_A)]}},
+                "inv-w2": {"local_storage_node_name": "w2", "local_storage_found": {"volumes": []}}}
     objects = filters.local_pv_objects(["inv-w1", "inv-w2"], hostvars, "local-ssd")
     assert [o["kind"] for o in objects] == ["StorageClass", "PersistentVolume"]
     assert objects[1]["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["w1"]
