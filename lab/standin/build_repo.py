@@ -14,7 +14,13 @@ sites, so the collection's real install paths run against it unchanged:
   ``.sha256`` holding just the hex digest, and ``release/stable-1.<minor>.txt``;
 * ``cri-tools/releases/download/v<crictl>/crictl-v<crictl>-linux-amd64.tar.gz``
   (+ ``.sha256``/``.sha512``, hex digest and newline, as cri-tools' release
-  script writes them) -- like the GitHub release of cri-tools.
+  script writes them) -- like the GitHub release of cri-tools;
+* ``calico/v<calico>/manifests/`` -- like Calico's ``manifests/`` directory on
+  GitHub: ``operator-crds.yaml`` (the tigera operator's *real* Installation and
+  APIServer CRDs from ``$IRONSTONE_CRDS_DIR``, default ``<repo>/../shared/crds``,
+  and only those two) and ``tigera-operator.yaml`` (a STAND-IN manifest with the
+  real one's core objects; the operator itself is simulated by the
+  kube-apiserver stand-in).
 
 The signing key is generated on first use in ``<state>/gnupg`` and reused;
 the private key never goes under ``<out>``.  The .debs, zipapps and tarballs
@@ -27,6 +33,7 @@ Usage::
     python3 lab/standin/build_repo.py [--out DIR] [--state DIR] [--version 1.36.4]
     python3 lab/standin/build_repo.py --print-url-layout
 """
+# pylint: disable=too-many-lines
 import argparse
 import contextlib
 import datetime
@@ -114,6 +121,13 @@ VENDOR_WHEELS = [
     ("packaging", "26.4", "packaging-26.4-py3-none-any.whl",
      "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2"),
 ]
+# Calico, installed by the tigera operator: the release the lab's manifests stand for.
+CALICO_VERSION = "3.32.1"
+TIGERA_OPERATOR_VERSION = "1.42.4"
+CRDS_ENV = "IRONSTONE_CRDS_DIR"
+DEFAULT_CRDS_DIR = os.path.abspath(os.path.join(REPO_ROOT, "..", "shared", "crds"))
+CALICO_CRD_FILES = ("operator.tigera.io_installations.yaml", "operator.tigera.io_apiservers.yaml")
+
 WHEEL_PLATFORM = ["--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
                   "--implementation", "cp", "--abi", "cp311"]
 
@@ -258,7 +272,170 @@ def _epoch():
     return int(value) if value and value.isdigit() else DEFAULT_EPOCH
 
 
-def input_hash(sources, version, revision, epoch, kubectl_sha, fingerprint):
+def calico_layout():
+    """Where the Calico manifests are, relative to the repository's base URL (Calico's GitHub layout)."""
+    return {"version": CALICO_VERSION, "operator_version": TIGERA_OPERATOR_VERSION,
+            "base_url_path": "calico/v%s/manifests" % CALICO_VERSION}
+
+
+OPERATOR_CRDS_HEADER = """\
+# STAND-IN bundle (ironstone.k8s lab) in the place of Calico v{calico}'s manifests/operator-crds.yaml.
+# It holds only two of the tigera operator v{operator}'s CustomResourceDefinitions, Installation and
+# APIServer, each byte for byte as the operator release ships it; the real file holds all of the
+# operator's CRDs (and Calico's).  The operator itself is simulated by the lab's kube-apiserver stand-in.
+"""
+
+TIGERA_OPERATOR_MANIFEST = """\
+# STAND-IN manifest (ironstone.k8s lab) in the place of Calico v{calico}'s manifests/tigera-operator.yaml.
+# Not the real manifest: it holds the real one's core objects only (the namespace, the operator's
+# service account, its RBAC and its Deployment), and no operator runs from it: while this Deployment
+# is Available, the lab's kube-apiserver stand-in simulates what the tigera operator v{operator} does.
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: tigera-operator
+  labels:
+    name: tigera-operator
+    pod-security.kubernetes.io/enforce: privileged
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: tigera-operator
+  namespace: tigera-operator
+  labels:
+    k8s-app: tigera-operator
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: tigera-operator
+  labels:
+    k8s-app: tigera-operator
+rules:
+  - apiGroups: [""]
+    resources: [namespaces, pods, podtemplates, services, endpoints, events, configmaps, secrets, serviceaccounts, nodes,
+                resourcequotas]
+    verbs: [create, get, list, update, delete, watch, patch]
+  - apiGroups: [apps]
+    resources: [deployments, daemonsets, statefulsets]
+    verbs: [create, get, list, patch, update, delete, watch]
+  - apiGroups: [rbac.authorization.k8s.io]
+    resources: [clusterroles, clusterrolebindings, rolebindings, roles]
+    verbs: [create, get, list, update, delete, watch, bind, escalate]
+  - apiGroups: [apiextensions.k8s.io]
+    resources: [customresourcedefinitions]
+    verbs: [create, get, list, update, patch, watch]
+  - apiGroups: [operator.tigera.io]
+    resources: ["*"]
+    verbs: [create, get, list, update, patch, delete, watch]
+  - apiGroups: [crd.projectcalico.org, projectcalico.org]
+    resources: ["*"]
+    verbs: [create, get, list, update, patch, delete, watch]
+  - apiGroups: [policy]
+    resources: [poddisruptionbudgets]
+    verbs: [create, get, list, update, delete, watch]
+  - apiGroups: [scheduling.k8s.io]
+    resources: [priorityclasses]
+    verbs: [create, get, list, update, delete, watch]
+  - apiGroups: [coordination.k8s.io]
+    resources: [leases]
+    verbs: [create, get, list, update, delete, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: tigera-operator
+  labels:
+    k8s-app: tigera-operator
+subjects:
+  - kind: ServiceAccount
+    name: tigera-operator
+    namespace: tigera-operator
+roleRef:
+  kind: ClusterRole
+  name: tigera-operator
+  apiGroup: rbac.authorization.k8s.io
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: tigera-operator
+  namespace: tigera-operator
+  labels:
+    k8s-app: tigera-operator
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      name: tigera-operator
+  template:
+    metadata:
+      labels:
+        name: tigera-operator
+        k8s-app: tigera-operator
+    spec:
+      nodeSelector:
+        kubernetes.io/os: linux
+      tolerations:
+        - effect: NoExecute
+          operator: Exists
+        - effect: NoSchedule
+          operator: Exists
+      serviceAccountName: tigera-operator
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      containers:
+        - name: tigera-operator
+          image: quay.io/tigera/operator:v{operator}
+          imagePullPolicy: IfNotPresent
+          command:
+            - operator
+          env:
+            - name: WATCH_NAMESPACE
+              value: ""
+            - name: POD_NAME
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: OPERATOR_NAME
+              value: tigera-operator
+            - name: TIGERA_OPERATOR_INIT_IMAGE_VERSION
+              value: v{operator}
+"""
+
+
+def calico_manifests(crds_dir=None):
+    """{file name: bytes} of calico/v<calico>/manifests/: operator-crds.yaml (the real CRDs, concatenated as YAML
+    documents after a STAND-IN comment) and tigera-operator.yaml (STAND-IN).  A missing CRD directory or file fails
+    the build, naming IRONSTONE_CRDS_DIR."""
+    base = crds_dir or os.environ.get(CRDS_ENV) or DEFAULT_CRDS_DIR
+    directory = os.path.join(base, "tigera-operator-v%s" % TIGERA_OPERATOR_VERSION)
+    if not os.path.isdir(directory):
+        raise BuildError("the tigera operator's CRDs are not in %s: set %s to the directory holding tigera-operator-v%s/ "
+                         "(default %s)" % (directory, CRDS_ENV, TIGERA_OPERATOR_VERSION, DEFAULT_CRDS_DIR))
+    bundle = [OPERATOR_CRDS_HEADER.format(calico=CALICO_VERSION, operator=TIGERA_OPERATOR_VERSION).encode()]
+    for name in CALICO_CRD_FILES:
+        path = os.path.join(directory, name)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise BuildError("cannot read %s (%s: the directory holding tigera-operator-v%s/): %s"
+                             % (path, CRDS_ENV, TIGERA_OPERATOR_VERSION, exc.strerror)) from exc
+        bundle += [b"---\n", data if data.endswith(b"\n") else data + b"\n"]
+    return {"operator-crds.yaml": b"".join(bundle),
+            "tigera-operator.yaml": TIGERA_OPERATOR_MANIFEST.format(calico=CALICO_VERSION, operator=TIGERA_OPERATOR_VERSION).encode()}
+
+
+def write_calico(out, manifests):
+    directory = os.path.join(out, calico_layout()["base_url_path"])
+    for name, data in sorted(manifests.items()):
+        _write(os.path.join(directory, name), data)
+
+
+def input_hash(sources, version, revision, epoch, kubectl_sha, fingerprint, calico=None):
     digest = hashlib.sha256()
     with open(os.path.abspath(__file__), "rb") as handle:
         builder = handle.read()
@@ -266,6 +443,7 @@ def input_hash(sources, version, revision, epoch, kubectl_sha, fingerprint):
              ("revision", revision.encode()), ("epoch", str(epoch).encode()), ("kubectl", kubectl_sha.encode()),
              ("key", fingerprint.encode())]
     parts += [("src:" + rel, data) for rel, data in sorted(sources.items())]
+    parts += [("calico:" + name, data) for name, data in sorted((calico or {}).items())]
     for name, data in parts:
         digest.update(b"%d:%s\0%d:" % (len(name), name.encode(), len(data)))
         digest.update(data)
@@ -838,8 +1016,10 @@ def _replace_dir(new, out):
         os.rename(new, out)
 
 
-def build(out=DEFAULT_OUT, state=DEFAULT_STATE, version=None, source=HERE, downloads=None, kubectl_deb=None, force=False):
-    """Build the stand-in repository into out; returns its summary (dict, also in <out>/build-summary.json)."""
+def build(out=DEFAULT_OUT, state=DEFAULT_STATE, version=None, source=HERE, downloads=None, kubectl_deb=None, force=False,
+          crds_dir=None):
+    """Build the stand-in repository into out; returns its summary (dict, also in <out>/build-summary.json).
+    crds_dir: where tigera-operator-v<version>/ is (default $IRONSTONE_CRDS_DIR, else <repo>/../shared/crds)."""
     out = os.path.abspath(out)
     state = os.path.abspath(state)
     source = os.path.abspath(source)
@@ -862,9 +1042,10 @@ def build(out=DEFAULT_OUT, state=DEFAULT_STATE, version=None, source=HERE, downl
         info = KUBECTL_DEBS.get(version)
         if info is None:
             fetch_kubectl(version, downloads)  # raises the explanation
+        calico = calico_manifests(crds_dir)
         home, fpr = ensure_key(state)
         try:
-            digest = input_hash(sources, version, revision, epoch, info["sha256"], fpr)
+            digest = input_hash(sources, version, revision, epoch, info["sha256"], fpr, calico)
             previous = None if force else _previous(out, digest)
             if previous is not None:
                 return previous
@@ -881,6 +1062,7 @@ def build(out=DEFAULT_OUT, state=DEFAULT_STATE, version=None, source=HERE, downl
                         for pkg in packages]
                 write_apt_metadata(apt_dir, packages, debs, home, fpr, lay, time.time())
                 write_binaries(new, sources, kubectl_bin, lay, epoch, work)
+                write_calico(new, calico)
                 summary = _summary(new, lay, fpr, digest, packages, debs)
                 summary["out"] = out
                 _write(os.path.join(new, "build-summary.json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
@@ -913,6 +1095,8 @@ def _summary(new, lay, fpr, digest, packages, debs):
         "binaries": {name: {"path": release + name, "sha256": by_path[release + name]}
                      for name in ("kubeadm", "kubelet", "kubectl")},
         "crictl": {"path": lay["crictl_path"], "sha256": by_path[lay["crictl_path"]]},
+        "calico": dict(calico_layout(), sha256={name: by_path[calico_layout()["base_url_path"] + "/" + name]
+                                                for name in ("operator-crds.yaml", "tigera-operator.yaml")}),
         "files": files,
     }
 
@@ -926,18 +1110,21 @@ def main(argv=None):
     parser.add_argument("--downloads", default=None, help="download cache (default: STATE/downloads)")
     parser.add_argument("--kubectl-deb", default=None, help="a local copy of Debian's kubectl .deb (checked against its pinned sha256)")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--crds-dir", default=None,
+                        help="directory holding tigera-operator-v%s/ (default: $%s, else %s)" % (TIGERA_OPERATOR_VERSION, CRDS_ENV, DEFAULT_CRDS_DIR))
     parser.add_argument("--print-url-layout", action="store_true",
                         help="print only the paths and digests the role needs (JSON), building first if needed")
     args = parser.parse_args(argv)
     try:
-        summary = build(args.out, args.state, args.version, args.source, args.downloads, args.kubectl_deb, args.force)
+        summary = build(args.out, args.state, args.version, args.source, args.downloads, args.kubectl_deb, args.force, args.crds_dir)
     except BuildError as exc:
         print("build_repo: error: %s" % exc, file=sys.stderr)
         return 1
     if args.print_url_layout:
         shown = dict(summary["layout"])
         shown.update({"key_fingerprint": summary["key"]["fingerprint"], "crictl_sha256": summary["crictl"]["sha256"],
-                      "binaries_sha256": {n: b["sha256"] for n, b in summary["binaries"].items()}, "out": summary["out"]})
+                      "binaries_sha256": {n: b["sha256"] for n, b in summary["binaries"].items()}, "out": summary["out"],
+                      "calico": summary["calico"]})
         print(json.dumps(shown, indent=2, sort_keys=True))
     else:
         print(json.dumps({k: v for k, v in summary.items() if k != "files"}, indent=2, sort_keys=True))

@@ -12,6 +12,9 @@ where the collection and kubeadm can see it:
 - TLS bootstrap from `--bootstrap-kubeconfig` (kubelet_bootstrap), Node registration, a status heartbeat and
   the node Lease every 10 s (nodeStatusUpdateFrequency), Ready from `crictl info` and /etc/cni/net.d.
 - static pods from staticPodPath (kubelet_static): the kube-apiserver stand-in image is run as a child.
+- the STAND-IN of calico-node's install-cni init container: while the runtime answers, /etc/cni/net.d has no CNI
+  configuration and the DaemonSet calico-system/calico-node would run on this Node (scheduling.daemon_pod_fits), the status loop writes
+  /etc/cni/net.d/10-calico.conflist (one GET of the DaemonSet per loop, only while no configuration exists).
 - healthz on healthzBindAddress:healthzPort (`/healthz` -> ok, plain HTTP); the kubelet port (10250) is
   bound and speaks HTTPS with a self-signed serving certificate (pki/kubelet.crt): `/healthz` -> ok, every
   other path -> 501 "not implemented by the stand-in" (the stand-in runs no containers to log or exec into).
@@ -47,9 +50,11 @@ from . import kubelet_bootstrap as bootstrap
 from . import kubelet_config as kconfig
 from . import kubelet_node as knode
 from . import kubelet_static as kstatic
+from . import scheduling
 from .version import STANDIN_BANNER, git_version
 
 host_path = bootstrap.host_path
+CALICO_NODE_PATH = "/apis/apps/v1/namespaces/calico-system/daemonsets/calico-node"
 _PID = os.getpid()
 _LOG_LOCK = threading.Lock()
 VERBOSITY = [0]
@@ -201,6 +206,7 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
         self.pods = pods
         self.crictl = crictl
         self.node_uid = None
+        self.node = None  # the Node as the API server last returned it (labels and taints change after registration)
         self.status = knode.NodeStatus()
         self.last_error = {}
         self.mirrors = {}  # (ns, name) -> config hash of the mirror pod we created
@@ -230,18 +236,49 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
             created = client.patch(f"/api/v1/nodes/{self.name}", patch) if patch else existing
             klog(f'"Node was previously registered" node="{self.name}"')
         self.node_uid = created["metadata"].get("uid", "")
+        self._remember(created)
+
+    def _remember(self, node):
+        if isinstance(node, dict) and isinstance(node.get("metadata"), dict) and node["metadata"].get("name") == self.name:
+            self.node = node
+
+    def install_cni(self, conf_dir):
+        """STAND-IN of calico-node's install-cni init container (no pod runs): when the calico-node DaemonSet exists
+        and would run on this Node, write the CNI configuration it would write.  True when one was written."""
+        try:
+            daemonset = self._client().get(CALICO_NODE_PATH)
+        except kubeclient.ApiError as err:
+            if err.status != 404:
+                self._api_failed("Unable to read DaemonSet calico-system/calico-node", err)
+            return False
+        node = self.node or knode.build_node(self.name, self.labels, self.taints)
+        pod_spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+        if not scheduling.daemon_pod_fits(pod_spec, node):
+            return False
+        mtu = knode.calico_mtu(daemonset)
+        try:
+            path = knode.write_calico_conflist(conf_dir, self.name, mtu)
+        except OSError as err:
+            self._api_failed("Unable to write the CNI configuration", err)
+            return False
+        raw_line(f"STAND-IN: wrote {path} (mtu {mtu}) as calico-node's install-cni container would: the DaemonSet "
+                 f"calico-system/calico-node runs on node {self.name} (no pod is run by the stand-in)")
+        return True
 
     def heartbeat(self):
         endpoint = self.config["containerRuntimeEndpoint"]
         runtime_ok, version, err = runtime_state(endpoint, self.crictl)
         if not runtime_ok:
             self._api_failed("Container runtime not ready", err)
-        network_ok = knode.cni_configured(host_path("/etc/cni/net.d"))
+        conf_dir = host_path("/etc/cni/net.d")
+        network_ok = knode.cni_configured(conf_dir)
+        if runtime_ok and not network_ok and self.install_cni(conf_dir):  # no pod (no init container) without a runtime
+            network_ok = knode.cni_configured(conf_dir)
         conditions = self.status.conditions(runtime_ok, network_ok)
         status = knode.build_status(conditions, self.node_ip, self.name, version, self.config.get("maxPods", 110),
                                     self.config.get("port", 10250))
         client = self._client()
-        client.patch(f"/api/v1/nodes/{self.name}/status", {"status": status})
+        self._remember(client.patch(f"/api/v1/nodes/{self.name}/status", {"status": status}))
         self.renew_lease()
 
     def renew_lease(self):

@@ -1,10 +1,15 @@
 """STAND-IN kubelet: the Node object, its status (Ready from `crictl info` and /etc/cni/net.d) and the
 node Lease, built like the real kubelet 1.32 builds them.  The capacity it reports is the host's
-(cpu count, MemTotal), the rest of the status is what the lab needs, nothing is measured."""
+(cpu count, MemTotal), the rest of the status is what the lab needs, nothing is measured.
+
+Also the CNI configuration that calico-node's install-cni init container writes (the STAND-IN of that
+container: no pod runs; see Kubelet.install_cni in kubelet.py)."""
 
 import datetime
 import glob
+import json
 import os
+import tempfile
 import platform
 import socket
 import struct
@@ -107,6 +112,66 @@ def node_info(runtime_version):
 
 def cni_configured(conf_dir):
     return bool(glob.glob(os.path.join(conf_dir, "*.conf")) or glob.glob(os.path.join(conf_dir, "*.conflist")))
+
+
+CALICO_CONFLIST = "10-calico.conflist"
+CALICO_MTU_VARIABLES = ("FELIX_IPINIPMTU", "FELIX_VXLANMTU")
+
+
+def calico_mtu(daemonset):
+    """The pod network MTU calico-node's install-cni puts in the CNI configuration: the calico-node container's
+    FELIX_IPINIPMTU / FELIX_VXLANMTU, or 0 (Calico's "auto-detect")."""
+    containers = (((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    for container in containers:
+        if container.get("name") != "calico-node":
+            continue
+        env = {e.get("name"): e.get("value") for e in container.get("env") or () if "value" in e}
+        for name in CALICO_MTU_VARIABLES:
+            try:
+                return int(env[name])
+            except (KeyError, TypeError, ValueError):
+                continue
+    return 0
+
+
+def calico_conflist(node, mtu=0):
+    """The CNI configuration list (JSON) calico-node's install-cni writes for the Kubernetes datastore."""
+    return {
+        "name": "k8s-pod-network",
+        "cniVersion": "0.3.1",
+        "plugins": [
+            {"type": "calico", "log_level": "info", "datastore_type": "kubernetes", "nodename": node, "mtu": mtu,
+             "ipam": {"type": "calico-ipam", "assign_ipv4": "true"}, "policy": {"type": "k8s"},
+             "kubernetes": {"kubeconfig": "/etc/cni/net.d/calico-kubeconfig"}},
+            {"type": "bandwidth", "capabilities": {"bandwidth": True}},
+            {"type": "portmap", "snat": True, "capabilities": {"portMappings": True}},
+        ],
+    }
+
+
+def write_atomically(path, data, mode=0o644):
+    """Write data to path through a temporary file in the same directory and a rename (readers never see half)."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_calico_conflist(conf_dir, node, mtu=0):
+    """<conf_dir>/10-calico.conflist, mode 0644, written atomically; returns its path."""
+    path = os.path.join(conf_dir, CALICO_CONFLIST)
+    write_atomically(path, (json.dumps(calico_conflist(node, mtu), indent=2) + "\n").encode("utf-8"))
+    return path
 
 
 def ready_condition(runtime_ok, network_ok):

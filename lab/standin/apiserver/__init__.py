@@ -212,7 +212,7 @@ def build(values, log):
         httpd = TLSServer((bind, options["secure_port"]), context, api)
     except OSError as err:
         raise FlagError(f"failed to listen on {bind}:{options['secure_port']}: {err}") from err
-    ctl = controllers_mod.Controllers(etcd, options, log, registry=registry)
+    ctl = controllers_mod.Controllers(etcd, options, log, registry=registry, store=store)
     return api, httpd, ctl
 
 

@@ -13,10 +13,21 @@ Each loop is idempotent and leader-less, so three API servers running them at on
   in every namespace;
 - the API server's own `default/kubernetes` Service and Endpoints (each server adds its address);
 - garbagecollector: deletes, in the background (every 15 ticks), objects whose every ownerReference points at a
-  missing owner (CustomResourceDefinitions are not scanned).
+  missing owner (CustomResourceDefinitions are not scanned);
+- deployment + daemonset (status only: no ReplicaSet and no pod is created, nothing runs): the status a Deployment's
+  or DaemonSet's pods would give it, from the Nodes they would be placed on (lab/standin/scheduling.py);
+- a STAND-IN of the tigera operator (not a kube-controller-manager controller: the operator runs from the
+  `tigera-operator/tigera-operator` Deployment), active while that Deployment is Available: it renders the
+  `calico-system/calico-node` DaemonSet from the `default` Installation and writes the status of the
+  Installation and of the `default` APIServer (tigera.py).
+
+Status is written through the store's status subresource path (validated, managedFields of
+`kube-controller-manager` or `operator`), and only when it differs from what is stored, so that a cluster at rest
+keeps every resourceVersion.
 """
 
 import base64
+import copy
 import datetime
 import hashlib
 import hmac
@@ -26,14 +37,22 @@ import threading
 import time
 import uuid
 
+from .. import scheduling
+from . import tigera
+from .etcd import b64
 from .server import token_expired
-from .store import now_rfc3339
+from .store import ApiError, Store, now_rfc3339
 
 
 ROOT_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as "
                        "the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of "
                        "Kubernetes clusters.")
 
+
+STATUS_MANAGER = "kube-controller-manager"
+OPERATOR_MANAGER = "operator"
+OPERATOR_USER = {"name": "system:serviceaccount:tigera-operator:tigera-operator", "groups": ["system:serviceaccounts"]}
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 SIGNERS = ("kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kube-apiserver-client", "kubernetes.io/kubelet-serving")
 
@@ -50,8 +69,9 @@ def detached_jws(payload, token_id, secret):
 
 
 class Controllers:
-    def __init__(self, etcd, options, log, interval=2.0, registry=None):
+    def __init__(self, etcd, options, log, interval=2.0, registry=None, store=None):  # pylint: disable=too-many-arguments
         self.registry = registry
+        self.store = store if store is not None or registry is None else Store(etcd, registry, log=log)
         self._gc_due = 0.0
         self.etcd = etcd
         self.options = options
@@ -67,7 +87,8 @@ class Controllers:
 
     def run(self):
         while not self.stop.is_set():
-            for step in (self.tokens, self.csrs, self.namespaces, self.kubernetes_service, self.garbage_collector):
+            for step in (self.tokens, self.csrs, self.namespaces, self.kubernetes_service, self.deployments, self.daemonsets,
+                         self.tigera_operator, self.garbage_collector):
                 try:
                     step()
                 except Exception as err:  # pylint: disable=broad-except
@@ -228,12 +249,22 @@ class Controllers:
                 continue
             sa_key = f"/registry/serviceaccounts/{name}/default"
             if self.etcd.get(sa_key)[0] is None:
-                self._create(sa_key, {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": self._new_meta("default", name)})
+                self._create_in_namespace(kv, sa_key, {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": self._new_meta("default", name)})
             cm_key = f"/registry/configmaps/{name}/kube-root-ca.crt"
             if ca_pem and self.etcd.get(cm_key)[0] is None:
-                self._create(cm_key, {"kind": "ConfigMap", "apiVersion": "v1", "data": {"ca.crt": ca_pem},
-                                      "metadata": self._new_meta("kube-root-ca.crt", name, annotations={
-                                          "kubernetes.io/description": ROOT_CA_DESCRIPTION})})
+                self._create_in_namespace(kv, cm_key, {"kind": "ConfigMap", "apiVersion": "v1", "data": {"ca.crt": ca_pem},
+                                                       "metadata": self._new_meta("kube-root-ca.crt", name, annotations={
+                                                           "kubernetes.io/description": ROOT_CA_DESCRIPTION})})
+
+    def _create_in_namespace(self, ns_kv, key, obj):
+        """Create key only while it is absent and the namespace is unchanged since it was listed (one etcd transaction),
+        so that nothing is created in a namespace that is being deleted meanwhile."""
+        answer = self.etcd.call("/v3/kv/txn", {
+            "compare": [{"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+                        {"key": b64(ns_kv.key), "target": "MOD", "result": "EQUAL", "mod_revision": str(ns_kv.mod_revision)}],
+            "success": [{"request_put": {"key": b64(key), "value": b64(json.dumps(obj, separators=(",", ":")))}}],
+        })
+        return bool(answer.get("succeeded"))
 
     # -- default/kubernetes -----------------------------------------------------------------------
     def kubernetes_service(self):
@@ -293,3 +324,295 @@ class Controllers:
                 continue
             if self.etcd.delete(kv.key, kv.mod_revision) is not None:
                 self.log(1, f"garbagecollector: deleted {obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')} (owners gone)")
+
+    # -- workload status (deployment and daemonset controllers; no pod is run) ----------------------
+    def _resource(self, group, version, plural):
+        return self.registry.lookup(group, version, plural) if self.registry is not None else None
+
+    def _nodes(self):
+        return self.store.list(self._resource("", "v1", "nodes"), None)[0]
+
+    def _write_status(self, res, obj, status, manager):
+        """Write obj's status through the status subresource when it differs; True when written."""
+        if (obj.get("status") or {}) == status:
+            return False
+        body = copy.deepcopy(obj)
+        body["status"] = status
+        meta = obj["metadata"]
+        try:
+            self.store.update(res, meta.get("namespace"), meta["name"], body, manager, "Strict", subresource="status", old=obj)
+        except ApiError as err:
+            if err.code in (404, 409):
+                return False  # deleted or changed meanwhile (another API server's controllers): the next tick sees it
+            raise
+        return True
+
+    def deployments(self):
+        """STAND-IN deployment controller: the status the Deployment's pods would give it (see deployment_status)."""
+        if self.store is None:
+            return
+        res = self._resource("apps", "v1", "deployments")
+        items = self.store.list(res, None)[0]
+        if not items:
+            return
+        nodes, now = self._nodes(), now_rfc3339()
+        for dep in items:
+            if dep["metadata"].get("deletionTimestamp"):
+                continue
+            status = deployment_status(dep, nodes, now)
+            if self._write_status(res, dep, status, STATUS_MANAGER):
+                available = next(c["status"] for c in status["conditions"] if c["type"] == "Available")
+                self.log(1, f"deployment-controller (STAND-IN, no pod runs): {dep['metadata']['namespace']}/{dep['metadata']['name']} "
+                            f"{status.get('availableReplicas', 0)}/{status.get('replicas', 0)} available, Available={available}")
+
+    def daemonsets(self):
+        """STAND-IN daemonset controller: the status the DaemonSet's pods would give it (see daemonset_status)."""
+        if self.store is None:
+            return
+        res = self._resource("apps", "v1", "daemonsets")
+        items = self.store.list(res, None)[0]
+        if not items:
+            return
+        nodes = self._nodes()
+        for ds in items:
+            if ds["metadata"].get("deletionTimestamp"):
+                continue
+            status = daemonset_status(ds, nodes)
+            if self._write_status(res, ds, status, STATUS_MANAGER):
+                self.log(1, f"daemonset-controller (STAND-IN, no pod runs): {ds['metadata']['namespace']}/{ds['metadata']['name']} "
+                            f"{status['numberReady']}/{status['desiredNumberScheduled']} ready")
+
+    # -- the tigera operator (STAND-IN) ---------------------------------------------------------------
+    def tigera_operator(self):
+        """While the tigera-operator Deployment is Available: reconcile Installation `default` and APIServer `default`."""
+        if self.store is None:
+            return
+        installations = self._resource("operator.tigera.io", "v1", "installations")
+        apiservers = self._resource("operator.tigera.io", "v1", "apiservers")
+        if installations is None and apiservers is None:
+            return  # the operator's CRDs are not there (yet): nothing to watch
+        dep = self.store.read(self._resource("apps", "v1", "deployments"), tigera.OPERATOR_NAMESPACE, tigera.OPERATOR_DEPLOYMENT)
+        if dep is None or dep["metadata"].get("deletionTimestamp") or not tigera.deployment_available(dep):
+            return
+        installation = self.store.read(installations, None, "default") if installations is not None else None
+        if installation is not None and installation["metadata"].get("deletionTimestamp"):
+            installation = None
+        ready = self._reconcile_installation(installations, installation, dep) if installation is not None else False
+        apiserver = self.store.read(apiservers, None, "default") if apiservers is not None else None
+        if apiserver is not None and not apiserver["metadata"].get("deletionTimestamp"):
+            self._reconcile_apiserver(apiservers, apiserver, installation, ready)
+
+    def _reconcile_installation(self, res, installation, dep):
+        """Render calico-system from the Installation, then write its status; True when it is Ready."""
+        now = now_rfc3339()
+        generation = installation["metadata"].get("generation")
+        previous = (installation.get("status") or {}).get("conditions")
+        kubeadm = self.store.read(self._resource("", "v1", "configmaps"), "kube-system", "kubeadm-config")
+        try:
+            plan = tigera.resolve(installation, dep, tigera.platform_cidrs(kubeadm))
+        except tigera.ConfigError as err:
+            status = dict(installation.get("status") or {})
+            status["conditions"] = tigera.conditions(previous, "Degraded", err.reason, err.message, generation, now)
+            if self._write_status(res, installation, status, OPERATOR_MANAGER):
+                self.log(0, f"tigera-operator (STAND-IN): Installation default is Degraded: {err.message}")
+            return False
+        if not self._ensure_namespace():
+            return False
+        self._ensure(self._resource("", "v1", "serviceaccounts"), tigera.service_account(installation))
+        ds_res = self._resource("apps", "v1", "daemonsets")
+        self._ensure(ds_res, tigera.daemonset(plan, installation))
+        ds = self.store.read(ds_res, tigera.NAMESPACE, tigera.DAEMONSET)
+        state, reason, message = "Progressing", "ResourceNotReady", f'DaemonSet "{tigera.NAMESPACE}/{tigera.DAEMONSET}" is not available'
+        if ds is not None:
+            ds_status = ds.get("status") or {}
+            desired, ready = ds_status.get("desiredNumberScheduled", 0), ds_status.get("numberReady", 0)
+            pod_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+            waiting = sorted(n["metadata"]["name"] for n in self._nodes()
+                             if scheduling.daemon_pod_fits(pod_spec, n) and scheduling.node_ready(n) != "True")
+            if ds_status.get("observedGeneration") != ds["metadata"].get("generation"):
+                message += " (its status does not reflect its current generation yet)"
+            elif desired == 0:
+                message += " (it is scheduled on no node)"
+            elif ready < desired or waiting:
+                message += f" ({ready}/{desired} ready"
+                message += f"; install-cni has not run yet on {', '.join(waiting)}: STAND-IN, seen as that Node not being Ready)" if waiting else ")"
+            else:
+                state, reason, message = "Ready", "AllObjectsAvailable", "All objects are available"
+        status = dict(installation.get("status") or {})
+        status.update({"variant": plan["variant"], "calicoVersion": plan["calico_version"], "mtu": plan["status_mtu"],
+                       "conditions": tigera.conditions(previous, state, reason, message, generation, now)})
+        if self._write_status(res, installation, status, OPERATOR_MANAGER):
+            self.log(1, f"tigera-operator (STAND-IN): Installation default {state}: {message}")
+        return state == "Ready"
+
+    def _reconcile_apiserver(self, res, apiserver, installation, installation_ready):
+        """APIServer `default`: Ready once the Installation is (no calico-apiserver is deployed by the stand-in)."""
+        if installation is None:
+            state, reason, message = "Degraded", "ResourceNotFound", "Installation not found"
+        elif not installation_ready:
+            state, reason, message = "Progressing", "ResourceNotReady", "Waiting for Installation to be ready"
+        else:
+            state, reason, message = "Ready", "AllObjectsAvailable", "All objects are available"
+        status = {k: v for k, v in (apiserver.get("status") or {}).items() if k != "state"}
+        status["conditions"] = tigera.conditions(status.get("conditions"), state, reason, message,
+                                                 apiserver["metadata"].get("generation"), now_rfc3339())
+        if state == "Ready":
+            status["state"] = "Ready"
+        if self._write_status(res, apiserver, status, OPERATOR_MANAGER):
+            self.log(1, f"tigera-operator (STAND-IN): APIServer default {state}: {message}")
+
+    def _ensure_namespace(self):
+        """calico-system exists with the operator's labels; False while it is being deleted."""
+        res = self._resource("", "v1", "namespaces")
+        wanted = tigera.namespace()
+        live = self.store.read(res, None, tigera.NAMESPACE)
+        if live is not None and live["metadata"].get("deletionTimestamp"):
+            return False
+        if live is None:
+            self._create_object(res, wanted)
+            return True
+        labels = dict(live["metadata"].get("labels") or {})
+        if any(labels.get(k) != v for k, v in wanted["metadata"]["labels"].items()):
+            body = copy.deepcopy(live)
+            body["metadata"]["labels"] = dict(labels, **wanted["metadata"]["labels"])
+            self._replace_object(res, live, body)
+        return True
+
+    def _ensure(self, res, wanted):
+        """Create `wanted` or bring the live object's labels, annotations, ownerReferences and spec back to it."""
+        meta = wanted["metadata"]
+        live = self.store.read(res, meta.get("namespace"), meta["name"])
+        if live is None:
+            self._create_object(res, wanted)
+            return
+        body = copy.deepcopy(live)
+        for key in ("labels", "annotations", "ownerReferences"):
+            if key in meta:
+                body["metadata"][key] = copy.deepcopy(meta[key])
+        if "spec" in wanted:
+            body["spec"] = copy.deepcopy(wanted["spec"])
+        if body != live:
+            self._replace_object(res, live, body)
+
+    def _create_object(self, res, obj):
+        meta = obj["metadata"]
+        try:
+            self.store.create(res, meta.get("namespace"), copy.deepcopy(obj), OPERATOR_USER, OPERATOR_MANAGER, "Strict")
+        except ApiError as err:
+            if err.code == 409:
+                return  # another API server's operator stand-in was first
+            raise
+        self.log(0, f"tigera-operator (STAND-IN): created {obj['kind']} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta['name']}")
+
+    def _replace_object(self, res, live, body):
+        meta = live["metadata"]
+        try:
+            self.store.update(res, meta.get("namespace"), meta["name"], body, OPERATOR_MANAGER, "Strict", old=live)
+        except ApiError as err:
+            if err.code in (404, 409):
+                return
+            raise
+        self.log(0, f"tigera-operator (STAND-IN): updated {live['kind']} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta['name']}")
+
+
+# -- status the workload controllers would write --------------------------------------------------------
+def template_hash(template):
+    """A stable pod-template-hash-like suffix for the ReplicaSet name in messages (the stand-in's own hash of the
+    template, not the real one: no ReplicaSet is created)."""
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True, separators=(",", ":")).encode("utf-8")).digest()
+    return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:10])
+
+
+def _scaled(value, total, round_up):
+    if isinstance(value, str) and value.endswith("%"):
+        fraction = int(value[:-1]) * total / 100.0
+        return int(-(-fraction // 1)) if round_up else int(fraction // 1)
+    return int(value)
+
+
+def max_unavailable(spec, replicas):
+    """MaxUnavailable of a Deployment (Recreate: 0; RollingUpdate: maxUnavailable rounded down, 25% by default;
+    1 when both it and maxSurge come to 0), at most the replicas."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _scaled(rolling.get("maxSurge", "25%"), replicas, True)
+    unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return min(unavailable, replicas)
+
+
+def _elapsed(stamp, now):
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    try:
+        return (datetime.datetime.strptime(now, fmt) - datetime.datetime.strptime(stamp, fmt)).total_seconds()
+    except (TypeError, ValueError):
+        return 0
+
+
+def deployment_status(dep, nodes, now):
+    """STAND-IN: the status the deployment controller would write if the Deployment's pods ran.  Its replicas count
+    as available when some Node would take them (scheduling.fits) and could start them (scheduling.pod_ready_on);
+    otherwise they count as pending, and after progressDeadlineSeconds Progressing turns False
+    (ProgressDeadlineExceeded), as for real.  Zero counts are left out, as the real API's JSON leaves them out."""
+    spec = dep.get("spec") or {}
+    old = {c.get("type"): c for c in (dep.get("status") or {}).get("conditions") or ()}
+    replicas = spec.get("replicas")
+    replicas = 1 if replicas is None else int(replicas)
+    template = spec.get("template") or {}
+    pod_spec = template.get("spec") or {}
+    replica_set = f"{dep['metadata']['name']}-{template_hash(template)}"
+    placeable = any(scheduling.fits(pod_spec, n) and scheduling.pod_ready_on(pod_spec, n) for n in nodes)
+    available = replicas if placeable else 0
+
+    def condition(kind, status, reason, message):
+        prev = old.get(kind) or {}
+        if (prev.get("status"), prev.get("reason"), prev.get("message")) == (status, reason, message):
+            return prev
+        since = prev.get("lastTransitionTime") if prev.get("status") == status and prev.get("lastTransitionTime") else now
+        return {"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": since, "reason": reason, "message": message}
+
+    if available >= replicas - max_unavailable(spec, replicas):
+        conditions = [condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.")]
+    else:
+        conditions = [condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")]
+    progressing = old.get("Progressing") or {}
+    if spec.get("paused"):
+        conditions.append(condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"))
+    elif available == replicas:
+        conditions.append(condition("Progressing", "True", "NewReplicaSetAvailable", f'ReplicaSet "{replica_set}" has successfully progressed.'))
+    elif progressing.get("reason") == "ProgressDeadlineExceeded" and replica_set in progressing.get("message", ""):
+        conditions.append(progressing)
+    else:
+        message = f'ReplicaSet "{replica_set}" is progressing.'
+        started = progressing.get("lastUpdateTime") if progressing.get("message") == message else now
+        if _elapsed(started, now) > int(spec.get("progressDeadlineSeconds", 600)):
+            conditions.append(condition("Progressing", "False", "ProgressDeadlineExceeded", f'ReplicaSet "{replica_set}" has timed out progressing.'))
+        else:
+            conditions.append(condition("Progressing", "True", "ReplicaSetUpdated", message))
+    status = {"observedGeneration": dep["metadata"].get("generation", 1)}
+    for key, value in (("replicas", replicas), ("updatedReplicas", replicas), ("readyReplicas", available),
+                       ("availableReplicas", available), ("unavailableReplicas", replicas - available)):
+        if value:
+            status[key] = value
+    status["conditions"] = conditions
+    return status
+
+
+def daemonset_status(ds, nodes):
+    """STAND-IN: the status the daemonset controller would write if the DaemonSet's pods ran: scheduled on every
+    Node its template fits (nodeSelector, affinity, taints against its tolerations plus the daemon tolerations),
+    ready where scheduling.pod_ready_on holds.  The four counts the real API always shows are always written; the
+    others only when not zero, as the real API's JSON leaves them out."""
+    pod_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+    scheduled = [n for n in nodes if scheduling.daemon_pod_fits(pod_spec, n)]
+    ready = [n for n in scheduled if scheduling.pod_ready_on(pod_spec, n)]
+    status = {"currentNumberScheduled": len(scheduled), "desiredNumberScheduled": len(scheduled), "numberMisscheduled": 0,
+              "numberReady": len(ready), "observedGeneration": ds["metadata"].get("generation", 1)}
+    for key, value in (("updatedNumberScheduled", len(scheduled)), ("numberAvailable", len(ready)),
+                       ("numberUnavailable", len(scheduled) - len(ready))):
+        if value:
+            status[key] = value
+    return status

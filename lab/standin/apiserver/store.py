@@ -37,8 +37,10 @@ class ApiError(Exception):
         self.headers = headers or []
 
     def status(self):
-        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": self.message}
+        if self.reason:
+            body["reason"] = self.reason  # an error that is no StatusError (a plain Go error) has none
+        body["code"] = self.code
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -90,6 +92,19 @@ def strip_for_compare(obj):
 
 
 STRICT_RE = re.compile(r'^(unknown|duplicate) field ')
+UNKNOWN_RE = re.compile(r'^unknown field "(.*)"$')
+
+
+def typed_patch_error(res, namespace, name, paths):
+    """What server-side apply answers for fields the schema does not declare, whatever fieldValidation says:
+    structured-merge-diff cannot convert the patch to a typed object, and the plain error becomes an HTTP 500
+    without a reason (kubernetes/kubernetes#122480).  STAND-IN: list items are shown by index ([0]), where the
+    real message names the items of keyed lists by their keys ([name="c"]), and the order of several errors is
+    the stand-in's (sorted by path)."""
+    errors = [f".{path}: field not declared in schema" for path in sorted(paths)]
+    text = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join("  " + e for e in errors)
+    gvk = f"{res.group}/{res.version}, Kind={res.kind}"
+    return ApiError(500, "", f"failed to create typed patch object ({namespace or ''}/{name}; {gvk}): {text}")
 
 
 def _clean(obj):
@@ -185,6 +200,16 @@ class Store:
             raise bad_request(str(err)) from err
 
     # -- validation -----------------------------------------------------------------------------
+    @staticmethod
+    def unknown_fields(res, obj):
+        """Paths of the fields of obj that its schema does not declare (metadata included)."""
+        if res.crd is not None:
+            dummy, warnings, dummy = validation.validate_custom(obj, res.version_schema() or {}, "Warn", check_metadata=False,
+                                                                namespaced=res.namespaced, apply_defaults=False)
+        else:
+            dummy, warnings, dummy = validation.validate_builtin(obj, "Warn", check_metadata=False)
+        return [m.group(1) for m in (UNKNOWN_RE.match(w) for w in warnings) if m]
+
     def validate(self, res, obj, field_validation, name=None):
         """(cleaned obj, warnings); raises 400 for strict decoding errors, 422 for invalid objects."""
         errors = []
@@ -486,7 +511,7 @@ class Store:
                 return self._patch_once(res, namespace, name, patch_type, body, manager, field_validation,
                                         dry_run, subresource, force, user)
             except ApiError as err:
-                if err.code == 409 and err.reason == "Conflict" and not _has_rv(body, patch_type):
+                if err.code == 409 and err.reason == "Conflict" and not _has_rv(body, patch_type) and not _manager_conflict(err):
                     time.sleep(random.uniform(0.01, 0.05))
                     continue
                 raise
@@ -544,6 +569,9 @@ class Store:
         applied.setdefault("metadata", {})["name"] = name
         if res.namespaced:
             applied["metadata"]["namespace"] = namespace
+        unknown = self.unknown_fields(res, applied)
+        if unknown:
+            raise typed_patch_error(res, namespace if res.namespaced else None, name, unknown)
         cleaned, warnings = self.validate(res, applied, field_validation, name)
         live = None
         if old is not None:
@@ -756,6 +784,11 @@ def managed(old, new, res, manager, subresource=None):
         return patching.update_managed_fields(old, new, manager, "Update", res.api_version, now_rfc3339(),
                                               kind_schema=kind_schema(res), subresource=subresource)
     return patching.update_managed_fields(old, new, manager, "Update", res.api_version, now_rfc3339(), subresource=subresource)
+
+
+def _manager_conflict(err):
+    """A server-side apply conflict between field managers (answered at once, never retried like a stale write)."""
+    return any(c.get("reason") == "FieldManagerConflict" for c in (err.details or {}).get("causes") or ())
 
 
 def _has_rv(body, patch_type):

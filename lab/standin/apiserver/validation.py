@@ -717,6 +717,36 @@ def _pod_spec_errors(pod_spec, path):
                 seen.add(name)
             if not container.get("image"):
                 errors.append(required(cpath + ".image"))
+    for index, toleration in enumerate(pod_spec.get("tolerations") or ()):
+        if isinstance(toleration, dict):
+            errors.extend(_toleration_errors(toleration, "%s.tolerations[%d]" % (path, index)))
+    return errors
+
+
+def _toleration_errors(toleration, path):
+    """ValidateTolerations: a qualified-name key; an empty key only with Exists; Equal (or no operator) with a
+    label value, Exists with no value; tolerationSeconds only for NoExecute; a known effect."""
+    errors = []
+    key = toleration.get("key") or ""
+    operator = toleration.get("operator") or ""
+    value = toleration.get("value") or ""
+    effect = toleration.get("effect") or ""
+    if key:
+        errors.extend(invalid(path + ".key", key, msg) for msg in qualified_name_errors(str(key)))
+    elif operator != "Exists":
+        errors.append(invalid(path + ".operator", operator,
+                              'operator must be Exists when `key` is empty, which means "match all values and all keys"'))
+    if toleration.get("tolerationSeconds") is not None and effect != "NoExecute":
+        errors.append(invalid(path + ".effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    if operator in ("", "Equal"):
+        errors.extend(invalid(path + ".operator", value, msg) for msg in label_value_errors(str(value)))
+    elif operator == "Exists":
+        if value:
+            errors.append(invalid(path + ".operator", value, "value must be empty when `operator` is 'Exists'"))
+    else:
+        errors.append(unsupported(path + ".operator", operator, ("Equal", "Exists")))
+    if effect and effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute"):
+        errors.append(unsupported(path + ".effect", effect, ("NoSchedule", "PreferNoSchedule", "NoExecute")))
     return errors
 
 

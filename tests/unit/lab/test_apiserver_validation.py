@@ -150,6 +150,28 @@ def test_deployment_required_and_semantic_rules():
 
 
 @needs_schemas
+def test_tolerations_are_validated():
+    obj = _deployment()
+    path = "spec.template.spec.tolerations"
+    good = [{"operator": "Exists"}, {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+            {"key": "a", "value": "b", "effect": "NoExecute", "tolerationSeconds": 30}, {"key": "a", "operator": "Equal", "value": "b"}]
+    obj["spec"]["template"]["spec"]["tolerations"] = good
+    assert not v.validate_builtin(obj, "Strict")[2]
+    obj["spec"]["template"]["spec"]["tolerations"] = [
+        {"operator": "Equal", "value": "x"}, {"key": "a", "operator": "Exists", "value": "b"}, {"key": "a", "operator": "Gt", "value": "1"},
+        {"key": "a", "operator": "Exists", "effect": "Sometimes"}, {"key": "a", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 5},
+        {"key": "bad key!", "operator": "Exists"}]
+    errors = v.validate_builtin(obj, "Strict")[2]
+    assert errors[0] == (f'{path}[0].operator: Invalid value: "Equal": operator must be Exists when `key` is empty, which means '
+                         '"match all values and all keys"')
+    assert errors[1] == f'{path}[1].operator: Invalid value: "b": value must be empty when `operator` is \'Exists\''
+    assert errors[2] == f'{path}[2].operator: Unsupported value: "Gt": supported values: "Equal", "Exists"'
+    assert errors[3] == f'{path}[3].effect: Unsupported value: "Sometimes": supported values: "NoSchedule", "PreferNoSchedule", "NoExecute"'
+    assert errors[4] == f'{path}[4].effect: Invalid value: "NoSchedule": effect must be \'NoExecute\' when `tolerationSeconds` is set'
+    assert errors[5].startswith(f'{path}[5].key: Invalid value: "bad key!": ') and len(errors) == 6
+
+
+@needs_schemas
 def test_local_persistent_volume_needs_node_affinity():
     obj = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-1"},
            "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "local": {"path": "/mnt/disk1"}}}

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -19,6 +20,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 if ROOT not in sys.path:
@@ -41,6 +43,10 @@ APT = "core:/stable:/v%s/deb/" % MINOR
 RELEASE = "release/v%s/bin/linux/amd64/" % VERSION
 CRICTL = "cri-tools/releases/download/v{0}/crictl-v{0}-linux-amd64.tar.gz".format(CRI_TOOLS_VERSION)
 KUBECTL_DEB = br.KUBECTL_DEBS[VERSION]
+CRDS_BASE = os.environ.get("IRONSTONE_CRDS_DIR", os.path.join(ROOT, "..", "shared", "crds"))
+CRDS = os.path.join(CRDS_BASE, "tigera-operator-v1.42.4")
+CALICO = "calico/v3.32.1/manifests/"
+needs_crds = pytest.mark.skipif(not os.path.isdir(CRDS), reason="IRONSTONE_CRDS_DIR: %s not found" % CRDS)
 TOOLS = ("dpkg-deb", "gpg", "gpgv", "apt-get", "apt-cache", "gpgconf")
 
 needs_tools = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS), reason="needs dpkg-deb, gpg, gpgv and apt")
@@ -234,6 +240,75 @@ def test_foreign_out_directory_is_not_replaced(tmp_path):
     with pytest.raises(br.BuildError, match="refusing"):
         br.build(str(out), str(tmp_path / "state"), source=src, downloads=str(tmp_path / "dl"))
     assert (out / "data.txt").read_text() == "mine"
+
+
+@needs_crds
+def test_calico_manifests_hold_the_real_crds_and_a_standin_operator():
+    manifests = br.calico_manifests(CRDS_BASE)
+    assert sorted(manifests) == ["operator-crds.yaml", "tigera-operator.yaml"]
+    bundle = manifests["operator-crds.yaml"]
+    header = bundle[:bundle.index(b"\n---\n")].decode()
+    assert header.startswith("# STAND-IN") and "only two" in header and all(line.startswith("#") for line in header.splitlines())
+    documents = []
+    for name in ("operator.tigera.io_installations.yaml", "operator.tigera.io_apiservers.yaml"):
+        with open(os.path.join(CRDS, name), "rb") as handle:
+            data = handle.read()
+        assert b"---\n" + data in bundle  # byte for byte
+        documents.append(yaml.safe_load(data))
+    assert bundle.endswith(data)
+    assert [d for d in yaml.safe_load_all(bundle) if d is not None] == documents
+    assert [d["metadata"]["name"] for d in documents] == ["installations.operator.tigera.io", "apiservers.operator.tigera.io"]
+
+    text = manifests["tigera-operator.yaml"].decode()
+    assert text.startswith("# STAND-IN manifest")
+    objects = list(yaml.safe_load_all(text))
+    assert [(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects] == [
+        ("Namespace", None, "tigera-operator"), ("ServiceAccount", "tigera-operator", "tigera-operator"),
+        ("ClusterRole", None, "tigera-operator"), ("ClusterRoleBinding", None, "tigera-operator"),
+        ("Deployment", "tigera-operator", "tigera-operator")]
+    from lab.standin.apiserver import validation  # pylint: disable=import-outside-toplevel
+    for obj in objects:
+        dummy, warnings, errors = validation.validate_builtin(obj, "Strict")
+        assert (warnings, errors) == ([], []), obj["kind"]
+    assert objects[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    binding = objects[3]
+    assert binding["roleRef"] == {"kind": "ClusterRole", "name": "tigera-operator", "apiGroup": "rbac.authorization.k8s.io"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "tigera-operator", "namespace": "tigera-operator"}]
+    spec = objects[4]["spec"]
+    pod = spec["template"]["spec"]
+    assert spec["replicas"] == 1 and spec["selector"] == {"matchLabels": {"name": "tigera-operator"}}
+    assert spec["template"]["metadata"]["labels"]["name"] == "tigera-operator"
+    assert (pod["serviceAccountName"], pod["hostNetwork"], pod["dnsPolicy"]) == ("tigera-operator", True, "ClusterFirstWithHostNet")
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert sorted((t["operator"], t["effect"]) for t in pod["tolerations"]) == [("Exists", "NoExecute"), ("Exists", "NoSchedule")]
+    [container] = pod["containers"]
+    assert (container["name"], container["image"], container["command"]) == ("tigera-operator", "quay.io/tigera/operator:v1.42.4", ["operator"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["WATCH_NAMESPACE"], env["OPERATOR_NAME"], env["TIGERA_OPERATOR_INIT_IMAGE_VERSION"]) == ("", "tigera-operator", "v1.42.4")
+
+
+def test_missing_crds_fail_the_build_naming_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("IRONSTONE_CRDS_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(br.BuildError, match="IRONSTONE_CRDS_DIR"):
+        br.calico_manifests()
+    src = make_fake_source(str(tmp_path / "src"))
+    with pytest.raises(br.BuildError, match="IRONSTONE_CRDS_DIR") as err:
+        br.build(str(tmp_path / "out"), str(tmp_path / "state"), source=src, downloads=str(tmp_path / "dl"))
+    assert str(tmp_path / "nowhere") in str(err.value)
+    # a directory without one of the two files
+    (tmp_path / "partial" / "tigera-operator-v1.42.4").mkdir(parents=True)
+    (tmp_path / "partial" / "tigera-operator-v1.42.4" / "operator.tigera.io_installations.yaml").write_text("kind: CustomResourceDefinition\n")
+    with pytest.raises(br.BuildError, match="operator.tigera.io_apiservers.yaml.*IRONSTONE_CRDS_DIR"):
+        br.calico_manifests(str(tmp_path / "partial"))
+
+
+def test_calico_manifests_are_inputs_of_the_build():
+    base = ({"a.py": b"x"}, VERSION, "1.1", 1, "k", "f")
+    one = br.input_hash(*base, calico={"operator-crds.yaml": b"1", "tigera-operator.yaml": b"2"})
+    assert one == br.input_hash(*base, calico={"operator-crds.yaml": b"1", "tigera-operator.yaml": b"2"})
+    assert one != br.input_hash(*base, calico={"operator-crds.yaml": b"1 changed", "tigera-operator.yaml": b"2"})
+    assert one != br.input_hash(*base, calico={"operator-crds.yaml": b"1", "tigera-operator.yaml": b"2 changed"})
+    assert br.calico_layout() == {"version": "3.32.1", "operator_version": "1.42.4", "base_url_path": "calico/v3.32.1/manifests"}
 
 
 def test_server_serves_colon_paths(tmp_path):
@@ -614,6 +689,32 @@ def test_cache_hit_determinism_and_rebuild(built, tmp_path):
 
 
 @needs_tools
+@needs_crds
+def test_calico_manifests_are_served_and_summarised(built, tmp_path):
+    manifests = br.calico_manifests(CRDS_BASE)
+    for name, data in manifests.items():
+        with open(os.path.join(built.out, CALICO, name), "rb") as handle:
+            assert handle.read() == data
+        assert stat.S_IMODE(os.stat(os.path.join(built.out, CALICO, name)).st_mode) == 0o644
+    assert built.summary["calico"] == {"version": "3.32.1", "operator_version": "1.42.4", "base_url_path": "calico/v3.32.1/manifests",
+                                       "sha256": {n: sha256(os.path.join(built.out, CALICO, n)) for n in manifests}}
+    listed = {item["path"] for item in built.summary["files"]}
+    assert {CALICO + "operator-crds.yaml", CALICO + "tigera-operator.yaml"} <= listed
+    # a changed CRD is a changed input: rebuilt, and the new bytes served
+    crds = tmp_path / "crds"
+    shutil.copytree(CRDS_BASE, str(crds))
+    changed = crds / "tigera-operator-v1.42.4" / "operator.tigera.io_apiservers.yaml"
+    os.chmod(str(changed), 0o644)
+    changed.write_bytes(changed.read_bytes() + b"# changed\n")
+    out = str(tmp_path / "out")
+    rebuilt = br.build(out, built.state, source=built.src, downloads=DOWNLOADS, kubectl_deb=LOCAL_KUBECTL, crds_dir=str(crds))
+    assert rebuilt["cached"] is False and rebuilt["input_hash"] != built.summary["input_hash"]
+    with open(os.path.join(out, CALICO, "operator-crds.yaml"), "rb") as handle:
+        assert handle.read().endswith(b"# changed\n")
+    assert rebuilt["calico"]["sha256"]["tigera-operator.yaml"] == built.summary["calico"]["sha256"]["tigera-operator.yaml"]
+
+
+@needs_tools
 def test_cli_prints_the_url_layout(built, capsys):
     rc = br.main(["--out", built.out, "--state", built.state, "--source", built.src, "--downloads", DOWNLOADS,
                   "--print-url-layout"])
@@ -624,3 +725,5 @@ def test_cli_prints_the_url_layout(built, capsys):
     assert shown["binaries_sha256"] == {n: b["sha256"] for n, b in built.summary["binaries"].items()}
     assert shown["crictl_sha256"] == built.summary["crictl"]["sha256"]
     assert shown["key_fingerprint"] == built.summary["key"]["fingerprint"]
+    assert shown["calico"] == {"version": "3.32.1", "operator_version": "1.42.4", "base_url_path": "calico/v3.32.1/manifests",
+                               "sha256": {n: sha256(os.path.join(built.out, CALICO, n)) for n in ("operator-crds.yaml", "tigera-operator.yaml")}}
