@@ -169,6 +169,12 @@ def problems(p):
     bgp = p.get('bgp')
     if bgp not in (None, '') and bgp not in BGP:
         out.append('calico_bgp is %s; choose Enabled or Disabled (empty: what calico_network_mode implies).' % _show(bgp))
+    if mode in NETWORK_MODES and (bgp or NETWORK_MODES[mode][0]) == 'Disabled':
+        for index, pool in enumerate(pools):
+            encapsulation = (pool.get('encapsulation') if isinstance(pool, dict) else None) or NETWORK_MODES[mode][1]
+            if encapsulation in ('IPIP', 'IPIPCrossSubnet', 'None'):
+                out.append('calico_ip_pools[%d] uses %s encapsulation with BGP disabled; IP-in-IP and unencapsulated pools need '
+                           'BGP routes (the operator refuses this): use a vxlan mode, or calico_bgp Enabled.' % (index, encapsulation))
     mtu = p.get('mtu')
     if mtu not in (None, 0) and (isinstance(mtu, bool) or not isinstance(mtu, int) or not 576 <= mtu <= 9000):
         out.append('calico_mtu is %s; 0 lets Calico detect it, otherwise give an MTU from 576 to 9000.' % _show(mtu))

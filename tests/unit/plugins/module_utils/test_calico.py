@@ -169,7 +169,7 @@ def test_the_network_modes_are_the_documented_ones():
 
 def test_every_setting_lands_in_its_field_and_stays_valid():
     obj = calico.installation(settings(
-        network_mode="ipip", bgp="Disabled", mtu=1400, linux_dataplane="Nftables", registry="mirror.example.com/",
+        network_mode="ipip", bgp="Enabled", mtu=1400, linux_dataplane="Nftables", registry="mirror.example.com/",
         flex_volume_path="/usr/libexec/kubernetes/kubelet-plugins/volume/exec/nodeagent~uds",
         ip_pools=[{"blockSize": 24, "natOutgoing": "Disabled", "nodeSelector": "!has(edge)"},
                   {"name": "edge-pool", "cidr": "10.244.128.0/18", "encapsulation": "VXLAN", "nodeSelector": "has(edge)"}],
@@ -181,7 +181,7 @@ def test_every_setting_lands_in_its_field_and_stays_valid():
     assert spec["flexVolumePath"].endswith("nodeagent~uds")
     assert spec["controlPlaneReplicas"] == 2
     network = spec["calicoNetwork"]
-    assert (network["bgp"], network["mtu"], network["linuxDataplane"], network["hostPorts"]) == ("Disabled", 1400, "Nftables", "Disabled")
+    assert (network["bgp"], network["mtu"], network["linuxDataplane"], network["hostPorts"]) == ("Enabled", 1400, "Nftables", "Disabled")
     assert network["ipPools"] == [
         {"name": "default-ipv4-ippool", "cidr": "10.244.0.0/16", "blockSize": 24, "encapsulation": "IPIP",
          "natOutgoing": "Disabled", "nodeSelector": "!has(edge)"},
@@ -210,6 +210,8 @@ def test_mtu_zero_and_empty_strings_leave_the_fields_out():
     ({"ip_pools": []}, "calico_ip_pools must be a list of at least one pool"),
     ({"network_mode": "overlay"}, "calico_network_mode is 'overlay'"),
     ({"bgp": "On"}, "calico_bgp is 'On'"),
+    ({"network_mode": "ipip", "bgp": "Disabled"}, "calico_ip_pools[0] uses IPIP encapsulation with BGP disabled"),
+    ({"ip_pools": [{"encapsulation": "None"}]}, "calico_ip_pools[0] uses None encapsulation with BGP disabled"),
     ({"mtu": 100}, "calico_mtu is 100"),
     ({"linux_dataplane": "ebpf"}, "calico_linux_dataplane is 'ebpf'"),
     ({"registry": "mirror.example.com"}, "calico_registry is 'mirror.example.com'; the operator needs a registry that ends in '/'"),
