@@ -413,8 +413,14 @@ def calico_manifests(crds_dir=None):
     base = crds_dir or os.environ.get(CRDS_ENV) or DEFAULT_CRDS_DIR
     directory = os.path.join(base, "tigera-operator-v%s" % TIGERA_OPERATOR_VERSION)
     if not os.path.isdir(directory):
-        raise BuildError("the tigera operator's CRDs are not in %s: set %s to the directory holding tigera-operator-v%s/ "
-                         "(default %s)" % (directory, CRDS_ENV, TIGERA_OPERATOR_VERSION, DEFAULT_CRDS_DIR))
+        if crds_dir or os.environ.get(CRDS_ENV):
+            raise BuildError("the tigera operator's CRDs are not in %s: set %s to the directory holding tigera-operator-v%s/ "
+                             "(default %s)" % (directory, CRDS_ENV, TIGERA_OPERATOR_VERSION, DEFAULT_CRDS_DIR))
+        # Outside this project's workspace (no ../shared/crds): the lab still works, with CRDs of our own.
+        sys.stderr.write("WARNING: no %s (set %s): the stand-in repository carries the lab's own minimal Installation and "
+                         "APIServer CRDs, which know fewer fields than the real ones\n" % (directory, CRDS_ENV))
+        return {"operator-crds.yaml": fallback_crds(),
+                "tigera-operator.yaml": TIGERA_OPERATOR_MANIFEST.format(calico=CALICO_VERSION, operator=TIGERA_OPERATOR_VERSION).encode()}
     bundle = [OPERATOR_CRDS_HEADER.format(calico=CALICO_VERSION, operator=TIGERA_OPERATOR_VERSION).encode()]
     for name in CALICO_CRD_FILES:
         path = os.path.join(directory, name)
@@ -427,6 +433,58 @@ def calico_manifests(crds_dir=None):
         bundle += [b"---\n", data if data.endswith(b"\n") else data + b"\n"]
     return {"operator-crds.yaml": b"".join(bundle),
             "tigera-operator.yaml": TIGERA_OPERATOR_MANIFEST.format(calico=CALICO_VERSION, operator=TIGERA_OPERATOR_VERSION).encode()}
+
+
+def _enum(*values):
+    return {"type": "string", "enum": list(values)}
+
+
+def _preserve():
+    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
+def _crd(plural, kind, spec, names_rule):
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "%s.operator.tigera.io" % plural},
+        "spec": {"group": "operator.tigera.io", "scope": "Cluster",
+                 "names": {"kind": kind, "listKind": kind + "List", "plural": plural, "singular": kind.lower()},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "subresources": {"status": {}},
+                               "schema": {"openAPIV3Schema": {
+                                   "type": "object",
+                                   "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                                  "metadata": {"type": "object"}, "spec": spec, "status": _preserve()},
+                                   "x-kubernetes-validations": [{"rule": names_rule, "message": "resource name must be 'default'"}]}}}]},
+    }
+
+
+def fallback_crds():
+    """The lab's own minimal Installation and APIServer CRDs (YAML bytes), for a checkout without the real ones:
+    structural schemas of the fields the collection renders, so that unknown fields are still refused."""
+    pool = {"type": "object", "required": ["cidr"], "properties": {
+        "name": {"type": "string"}, "cidr": {"type": "string"}, "blockSize": {"type": "integer", "format": "int32"},
+        "encapsulation": _enum("IPIPCrossSubnet", "IPIP", "VXLAN", "VXLANCrossSubnet", "None"),
+        "natOutgoing": _enum("Enabled", "Disabled"), "nodeSelector": {"type": "string"}, "disableBGPExport": {"type": "boolean"}}}
+    autodetect = {"type": "object", "properties": {
+        "kubernetes": _enum("NodeInternalIP"), "canReach": {"type": "string"}, "cidrs": {"type": "array", "items": {"type": "string"}},
+        "firstFound": {"type": "boolean"}, "interface": {"type": "string"}, "skipInterface": {"type": "string"}}}
+    network = {"type": "object", "properties": {
+        "bgp": _enum("Enabled", "Disabled"), "mtu": {"type": "integer", "format": "int32"},
+        "linuxDataplane": _enum("Iptables", "BPF", "VPP", "Nftables"), "hostPorts": _enum("Enabled", "Disabled"),
+        "ipPools": {"type": "array", "items": pool}, "nodeAddressAutodetectionV4": autodetect}}
+    installation = {"type": "object", "properties": {
+        "variant": _enum("Calico", "TigeraSecureEnterprise"), "registry": {"type": "string"}, "imagePath": {"type": "string"},
+        "flexVolumePath": {"type": "string"}, "controlPlaneReplicas": {"type": "integer", "format": "int32"},
+        "cni": {"type": "object", "properties": {"type": _enum("Calico", "GKE", "AmazonVPC", "AzureVNET"),
+                                                 "ipam": {"type": "object", "properties": {"type": _enum("Calico", "HostLocal", "AmazonVPC", "AzureVNET")}}}},
+        "calicoNetwork": network, "calicoNodeDaemonSet": _preserve()}}
+    apiserver = {"type": "object", "properties": {"apiServerDeployment": _preserve()}}
+    docs = [_crd("installations", "Installation", installation, "self.metadata.name == 'default'"),
+            _crd("apiservers", "APIServer", apiserver, "self.metadata.name == 'default'")]
+    header = ("# STAND-IN fallback: the lab's own minimal Installation and APIServer CRDs, used because the real ones of\n"
+              "# operator v%s were not found (IRONSTONE_CRDS_DIR). Not the operator's CRDs.\n" % TIGERA_OPERATOR_VERSION)
+    # JSON documents are YAML documents; the builder needs no YAML library.
+    return (header + "".join("---\n" + json.dumps(doc, indent=1) + "\n" for doc in docs)).encode()
 
 
 def write_calico(out, manifests):

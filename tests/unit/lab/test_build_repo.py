@@ -302,6 +302,22 @@ def test_missing_crds_fail_the_build_naming_the_variable(tmp_path, monkeypatch):
         br.calico_manifests(str(tmp_path / "partial"))
 
 
+def test_without_the_real_crds_and_no_variable_the_lab_uses_its_own_minimal_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("IRONSTONE_CRDS_DIR", raising=False)
+    monkeypatch.setattr(br, "DEFAULT_CRDS_DIR", str(tmp_path / "no-shared"))
+    manifests = br.calico_manifests()
+    assert "the lab's own minimal Installation and APIServer CRDs" in capsys.readouterr().err
+    text = manifests["operator-crds.yaml"].decode()
+    assert text.startswith("# STAND-IN fallback")
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    assert [d["metadata"]["name"] for d in docs] == ["installations.operator.tigera.io", "apiservers.operator.tigera.io"]
+    schema = docs[0]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    pool = schema["properties"]["spec"]["properties"]["calicoNetwork"]["properties"]["ipPools"]["items"]
+    assert pool["required"] == ["cidr"] and "VXLANCrossSubnet" in pool["properties"]["encapsulation"]["enum"]
+    assert "calicoVersion" not in schema["properties"]["spec"]["properties"]
+    assert manifests["tigera-operator.yaml"] == br.calico_manifests(CRDS_BASE)["tigera-operator.yaml"]
+
+
 def test_calico_manifests_are_inputs_of_the_build():
     base = ({"a.py": b"x"}, VERSION, "1.1", 1, "k", "f")
     one = br.input_hash(*base, calico={"operator-crds.yaml": b"1", "tigera-operator.yaml": b"2"})
