@@ -36,12 +36,15 @@ STAGES = {
               ('node_join', 'main', ('kube_node', 'edge'))),
     'calico': (('kube_common', 'main', ('kube_control_plane',)), ('calico', 'main', ('kube_control_plane',))),
     'local_volumes': (('kube_common', 'main', ('kube_node',)), ('local_storage', 'objects', ('kube_node',))),
+    'gpu': (('kube_common', 'main', KUBE_GROUPS), ('gpu', 'main', KUBE_GROUPS)),
+    'monitoring': (('kube_common', 'main', ('kube_control_plane',)), ('metrics_server', 'main', ('kube_control_plane',)),
+                   ('alerts', 'main', ('kube_control_plane',))),
 }
 # Variables with these prefixes belong to a role of the collection; `ironstone_` and
 # `kube_node_name` are shared by the stages and declared in the preflight role; `edge_`
 # belongs to node_join (edge_region, edge_zone, edge_taint).
 PREFIXES = ('container_runtime_', 'etcd_', 'local_storage_', 'preflight_', 'ironstone_', 'kube_', 'edge_',
-            'control_plane_', 'node_join_', 'apiserver_proxy_', 'calico_')
+            'control_plane_', 'node_join_', 'apiserver_proxy_', 'calico_', 'gpu_', 'metrics_server_', 'alerts_')
 # The Kubernetes node name of a host, when it differs from the inventory name.
 NODE_NAME_VAR = 'kube_node_name'
 # A Kubernetes node name: a DNS-1123 subdomain.

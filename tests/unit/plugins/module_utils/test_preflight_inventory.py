@@ -110,7 +110,7 @@ def test_hosts_counted_from_host_vars_without_an_all_group():
 def test_unknown_stage_refused():
     message = only(errors(stages=['runtime', 'network']), 'network')
     assert message == ("preflight_stages names the stage 'network', which does not exist; "
-                       "use calico, control_plane, etcd, kube_packages, local_volumes, nodes, runtime, storage.")
+                       "use calico, control_plane, etcd, gpu, kube_packages, local_volumes, monitoring, nodes, runtime, storage.")
 
 
 # --- 1. spec validation per stage and host ------------------------------------
