@@ -36,8 +36,17 @@ def local_pv_prune_plan(existing, objects, nodes, prune=False):
     return local_pv.prune_plan(existing, wanted, [str(n) for n in nodes or []], bool(prune))
 
 
+def local_pv_static_provisioner(class_name, discovery_dir, version, registry='registry.k8s.io', fstype=''):
+    """The objects of sig-storage-local-static-provisioner for the class and its discovery directory."""
+    try:
+        return local_pv.static_provisioner_objects(class_name, discovery_dir, version, registry, fstype=fstype)
+    except local_pv.LocalPVError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     """Local volumes."""
 
     def filters(self):
-        return {'local_pv_objects': local_pv_objects, 'local_pv_prune_plan': local_pv_prune_plan}
+        return {'local_pv_objects': local_pv_objects, 'local_pv_prune_plan': local_pv_prune_plan,
+                'local_pv_static_provisioner': local_pv_static_provisioner}

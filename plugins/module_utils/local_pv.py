@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import json
 import re
 
 MANAGED_LABEL = 'ironstone.k8s/local-volume'
@@ -118,3 +119,64 @@ def prune_plan(existing, wanted_names, nodes, prune=False):
     for key in plan:
         plan[key].sort()
     return plan
+
+
+# sig-storage-local-static-provisioner, the alternative to the PersistentVolumes above
+# (local_storage_provisioner: static-provisioner): a DaemonSet that discovers the mounts under the
+# discovery directory on each node and makes their PersistentVolumes itself.
+STATIC_PROVISIONER_IMAGE = 'sig-storage/local-volume-provisioner'
+STATIC_PROVISIONER_NAME = 'local-static-provisioner'
+_VERSION = re.compile(r'^v[0-9]+\.[0-9]+\.[0-9]+$')
+
+
+def static_provisioner_objects(class_name, discovery_dir, version, registry='registry.k8s.io', namespace='kube-system', fstype=''):
+    """ServiceAccount, ClusterRole and its binding, the ConfigMap of the class -> directory map, and the DaemonSet."""
+    if not _VERSION.match(str(version)):
+        raise LocalPVError('local_storage_static_provisioner_version must be vX.Y.Z (a release of '
+                           'sig-storage-local-static-provisioner), not %r.' % (version,))
+    if not str(discovery_dir).startswith('/'):
+        raise LocalPVError('The discovery directory %r is not an absolute path.' % (discovery_dir,))
+    if not _DNS1123.match(str(class_name)):
+        raise LocalPVError('local_storage_class_name %r is not a valid StorageClass name.' % (class_name,))
+    name, labels = STATIC_PROVISIONER_NAME, {'app.kubernetes.io/name': STATIC_PROVISIONER_NAME, MANAGED_LABEL: 'true'}
+    image = '%s/%s:%s' % (str(registry).rstrip('/'), STATIC_PROVISIONER_IMAGE, version)
+    entry = {'hostDir': str(discovery_dir), 'mountDir': str(discovery_dir), 'volumeMode': 'Filesystem'}
+    if fstype:
+        entry['fsType'] = str(fstype)
+    # The provisioner reads its map as YAML; JSON is YAML, and keeps this module free of a YAML dependency.
+    config = json.dumps({str(class_name): entry}, sort_keys=True)
+    meta = {'name': name, 'namespace': namespace, 'labels': labels}
+    rules = [
+        {'apiGroups': [''], 'resources': ['persistentvolumes'], 'verbs': ['get', 'list', 'watch', 'create', 'delete']},
+        {'apiGroups': [''], 'resources': ['nodes'], 'verbs': ['get', 'list', 'watch']},
+        {'apiGroups': ['storage.k8s.io'], 'resources': ['storageclasses'], 'verbs': ['get', 'list', 'watch']},
+        {'apiGroups': [''], 'resources': ['events'], 'verbs': ['create', 'update', 'patch']},
+    ]
+    container = {
+        'name': 'provisioner', 'image': image,
+        'securityContext': {'privileged': True},
+        'env': [{'name': 'MY_NODE_NAME', 'valueFrom': {'fieldRef': {'fieldPath': 'spec.nodeName'}}},
+                {'name': 'MY_NAMESPACE', 'valueFrom': {'fieldRef': {'fieldPath': 'metadata.namespace'}}}],
+        'volumeMounts': [{'name': 'provisioner-config', 'mountPath': '/etc/provisioner/config', 'readOnly': True},
+                         {'name': 'discovery', 'mountPath': str(discovery_dir), 'mountPropagation': 'HostToContainer'},
+                         {'name': 'dev', 'mountPath': '/dev'}],
+        'resources': {'requests': {'cpu': '10m', 'memory': '32Mi'}},
+    }
+    return [
+        {'apiVersion': 'v1', 'kind': 'ServiceAccount', 'metadata': dict(meta)},
+        {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRole', 'metadata': {'name': name, 'labels': labels}, 'rules': rules},
+        {'apiVersion': 'rbac.authorization.k8s.io/v1', 'kind': 'ClusterRoleBinding', 'metadata': {'name': name, 'labels': labels},
+         'roleRef': {'apiGroup': 'rbac.authorization.k8s.io', 'kind': 'ClusterRole', 'name': name},
+         'subjects': [{'kind': 'ServiceAccount', 'name': name, 'namespace': namespace}]},
+        {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': name + '-config', 'namespace': namespace, 'labels': labels},
+         'data': {'storageClassMap': config}},
+        {'apiVersion': 'apps/v1', 'kind': 'DaemonSet', 'metadata': dict(meta),
+         'spec': {'selector': {'matchLabels': {'app.kubernetes.io/name': name}},
+                  'template': {'metadata': {'labels': {'app.kubernetes.io/name': name}},
+                               'spec': {'serviceAccountName': name, 'priorityClassName': 'system-node-critical',
+                                        'nodeSelector': {'kubernetes.io/os': 'linux'},
+                                        'containers': [container],
+                                        'volumes': [{'name': 'provisioner-config', 'configMap': {'name': name + '-config'}},
+                                                    {'name': 'discovery', 'hostPath': {'path': str(discovery_dir)}},
+                                                    {'name': 'dev', 'hostPath': {'path': '/dev'}}]}}}},
+    ]

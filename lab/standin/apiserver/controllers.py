@@ -16,6 +16,9 @@ Each loop is idempotent and leader-less, so three API servers running them at on
   missing owner (CustomResourceDefinitions are not scanned);
 - deployment + daemonset (status only: no ReplicaSet and no pod is created, nothing runs): the status a Deployment's
   or DaemonSet's pods would give it, from the Nodes they would be placed on (lab/standin/scheduling.py);
+- persistentvolume-binder (static volumes only; volumes.py): WaitForFirstConsumer claims stay Pending with their
+  event until a node is selected for them, claims are bound to a fitting Available volume, volumes whose claim is
+  gone become Released;
 - a STAND-IN of the tigera operator (not a kube-controller-manager controller: the operator runs from the
   `tigera-operator/tigera-operator` Deployment), active while that Deployment is Available: it renders the
   `calico-system/calico-node` DaemonSet from the `default` Installation and writes the status of the
@@ -39,6 +42,7 @@ import uuid
 
 from .. import scheduling
 from . import tigera
+from . import volumes
 from .etcd import b64
 from .server import token_expired
 from .store import ApiError, Store, now_rfc3339
@@ -88,7 +92,7 @@ class Controllers:
     def run(self):
         while not self.stop.is_set():
             for step in (self.tokens, self.csrs, self.namespaces, self.kubernetes_service, self.deployments, self.daemonsets,
-                         self.tigera_operator, self.garbage_collector):
+                         self.tigera_operator, self.volumes, self.garbage_collector):
                 try:
                     step()
                 except Exception as err:  # pylint: disable=broad-except
@@ -381,6 +385,75 @@ class Controllers:
             if self._write_status(res, ds, status, STATUS_MANAGER):
                 self.log(1, f"daemonset-controller (STAND-IN, no pod runs): {ds['metadata']['namespace']}/{ds['metadata']['name']} "
                             f"{status['numberReady']}/{status['desiredNumberScheduled']} ready")
+
+    # -- persistent volumes (STAND-IN binder; volumes.py) ----------------------------------------------
+    PV_USER = {"name": "system:serviceaccount:kube-system:persistent-volume-binder", "groups": ["system:serviceaccounts"]}
+
+    def volumes(self):
+        """STAND-IN persistentvolume-binder: events of waiting claims, binding, Released volumes."""
+        if self.store is None:
+            return
+        claims_res, volumes_res = self._resource("", "v1", "persistentvolumeclaims"), self._resource("", "v1", "persistentvolumes")
+        claims = self.store.list(claims_res, None)[0]
+        pvs = self.store.list(volumes_res, None)[0]
+        if not claims and not pvs:
+            return
+        classes = {c["metadata"]["name"]: c for c in self.store.list(self._resource("storage.k8s.io", "v1", "storageclasses"), None)[0]}
+        used = volumes.claims_used_by(self.store.list(self._resource("", "v1", "pods"), None)[0])
+        nodes = {n["metadata"]["name"]: n for n in self._nodes()}
+        events_res = self._resource("", "v1", "events")
+        for claim in claims:
+            if claim["metadata"].get("deletionTimestamp"):
+                continue
+            waiting = volumes.waiting_reason(claim, classes, used)
+            if waiting:
+                self._claim_event(events_res, claim, *waiting)
+            volume = volumes.volume_for(claim, pvs, classes, nodes)
+            if volume is not None:
+                self._bind(volumes_res, claims_res, volume, claim)
+                pvs = self.store.list(volumes_res, None)[0]
+            elif not (claim.get("status") or {}).get("phase"):
+                self._write_status(claims_res, claim, {"phase": "Pending"}, STATUS_MANAGER)
+        live_claims = {c["metadata"].get("uid") for c in self.store.list(claims_res, None)[0]}
+        for volume in pvs:
+            phase = volumes.volume_phase(volume, live_claims)
+            if (volume.get("status") or {}).get("phase") != phase:
+                if self._write_status(volumes_res, volume, dict(volume.get("status") or {}, phase=phase), STATUS_MANAGER):
+                    self.log(1, f"persistentvolume-binder (STAND-IN): PersistentVolume {volume['metadata']['name']} {phase}")
+
+    def _claim_event(self, events_res, claim, reason, message):
+        namespace = claim["metadata"].get("namespace")
+        if self.store.read(events_res, namespace, volumes.event_name(claim, reason)) is not None:
+            return
+        try:
+            self.store.create(events_res, namespace, volumes.claim_event(claim, reason, message, now_rfc3339()), self.PV_USER,
+                              STATUS_MANAGER, "Strict")
+        except ApiError as err:
+            if err.code != 409:
+                raise
+            return
+        self.log(1, f"persistentvolume-binder (STAND-IN): {namespace}/{claim['metadata']['name']} {reason}: {message}")
+
+    def _bind(self, volumes_res, claims_res, volume, claim):
+        """Bind as the real binder does: the volume's claimRef first, then the claim's volumeName, then both phases."""
+        body = copy.deepcopy(volume)
+        body["spec"]["claimRef"] = volumes.claim_ref(claim)
+        try:
+            volume, _w, _c = self.store.update(volumes_res, None, volume["metadata"]["name"], body, STATUS_MANAGER, "Strict", old=volume)
+            self._write_status(volumes_res, volume, dict(volume.get("status") or {}, phase="Bound"), STATUS_MANAGER)
+            body = copy.deepcopy(claim)
+            meta = body["metadata"]
+            body["spec"]["volumeName"] = volume["metadata"]["name"]
+            meta.setdefault("annotations", {}).update({"pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes"})
+            claim, _w, _c = self.store.update(claims_res, meta.get("namespace"), meta["name"], body, STATUS_MANAGER, "Strict", old=claim)
+            self._write_status(claims_res, claim, {"phase": "Bound", "accessModes": volume["spec"].get("accessModes") or [],
+                                                   "capacity": dict(volume["spec"].get("capacity") or {})}, STATUS_MANAGER)
+        except ApiError as err:
+            if err.code in (404, 409):
+                return
+            raise
+        self.log(0, f"persistentvolume-binder (STAND-IN): bound {claim['metadata'].get('namespace')}/{claim['metadata']['name']} "
+                    f"to PersistentVolume {volume['metadata']['name']}")
 
     # -- the tigera operator (STAND-IN) ---------------------------------------------------------------
     def tigera_operator(self):

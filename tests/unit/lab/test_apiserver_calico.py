@@ -652,3 +652,51 @@ def test_operator_waits_quietly_without_its_crds(env, monkeypatch):
         assert not c.exists("/api/v1/namespaces/calico-system")
     finally:
         _cleanup(c, "/api/v1/namespaces/tigera-operator", "/api/v1/nodes/q1")
+
+
+# -- the STAND-IN persistent-volume binder (controllers.volumes) on the same server ----------------------
+def _local_pv(name, node, size):
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem",
+                     "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "local-ssd", "local": {"path": "/mnt/fast-disks/" + name},
+                     "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                         {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}}
+
+
+def test_a_wait_for_first_consumer_claim_waits_with_its_reason_then_binds_on_the_selected_node(env):
+    admin = env.client()
+    admin.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "db"}})
+    admin.post("/apis/storage.k8s.io/v1/storageclasses", {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-ssd"},
+        "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Retain"})
+    _ready_node(admin, "w1", labels={"kubernetes.io/hostname": "w1"})
+    for name, node, size in (("pv-w1", "w1", "300Mi"), ("pv-x1", "x1", "300Mi")):
+        admin.post("/api/v1/persistentvolumes", _local_pv(name, node, size))
+    admin.post("/api/v1/namespaces/db/persistentvolumeclaims", {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"storageClassName": "local-ssd", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Mi"}}}})
+    env.ctl.volumes()
+    env.ctl.volumes()
+    events = admin.get("/api/v1/namespaces/db/events")["items"]
+    assert [(e["reason"], e["involvedObject"]["name"]) for e in events] == [("WaitForFirstConsumer", "data")]
+    assert admin.get("/api/v1/namespaces/db/persistentvolumeclaims/data")["status"]["phase"] == "Pending"
+    assert {pv["metadata"]["name"]: pv["status"]["phase"] for pv in admin.get("/api/v1/persistentvolumes")["items"]} == {
+        "pv-w1": "Available", "pv-x1": "Available"}
+    admin.post("/api/v1/namespaces/db/pods", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pg-0"}, "spec": {
+        "containers": [{"name": "pg", "image": "postgres"}], "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}})
+    env.ctl.volumes()
+    reasons = sorted(e["reason"] for e in admin.get("/api/v1/namespaces/db/events")["items"])
+    assert reasons == ["WaitForFirstConsumer", "WaitForPodScheduled"]
+    # In the scheduler's place (the stand-in runs none): the node picked for the pod.
+    admin.patch("/api/v1/namespaces/db/persistentvolumeclaims/data", {"metadata": {"annotations": {"volume.kubernetes.io/selected-node": "w1"}}})
+    env.ctl.volumes()
+    claim = admin.get("/api/v1/namespaces/db/persistentvolumeclaims/data")
+    assert claim["spec"]["volumeName"] == "pv-w1"
+    assert claim["status"] == {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "300Mi"}}
+    pv = admin.get("/api/v1/persistentvolumes/pv-w1")
+    assert pv["status"]["phase"] == "Bound" and pv["spec"]["claimRef"]["name"] == "data"
+    admin.delete("/api/v1/namespaces/db/pods/pg-0")
+    admin.delete("/api/v1/namespaces/db/persistentvolumeclaims/data")
+    env.ctl.volumes()
+    assert admin.get("/api/v1/persistentvolumes/pv-w1")["status"]["phase"] == "Released"
+    assert admin.get("/api/v1/persistentvolumes/pv-x1")["status"]["phase"] == "Available"

@@ -92,3 +92,39 @@ def test_the_filters_read_each_hosts_volumes_under_its_node_name():
     plan = filters.local_pv_prune_plan([existing("local-w2-old", "w2"), existing(objects[1]["metadata"]["name"], "w1")],
                                        objects, ["w1", "w2"], True)
     assert plan == {"gone": ["local-w2-old"], "delete": ["local-w2-old"], "keep_claimed": []}
+
+
+# --- sig-storage-local-static-provisioner -----------------------------------------------------------------
+
+def test_static_provisioner_objects_point_the_class_at_the_discovery_directory():
+    import json  # pylint: disable=import-outside-toplevel
+    objects = local_pv.static_provisioner_objects('local-ssd', '/mnt/fast-disks', 'v2.6.0')
+    assert [o['kind'] for o in objects] == ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']
+    config = json.loads(objects[3]['data']['storageClassMap'])
+    assert config == {'local-ssd': {'hostDir': '/mnt/fast-disks', 'mountDir': '/mnt/fast-disks', 'volumeMode': 'Filesystem'}}
+    pod = objects[4]['spec']['template']['spec']
+    container = pod['containers'][0]
+    assert container['image'] == 'registry.k8s.io/sig-storage/local-volume-provisioner:v2.6.0'
+    mounts = {m['name']: m for m in container['volumeMounts']}
+    assert mounts['discovery']['mountPath'] == '/mnt/fast-disks' and mounts['discovery']['mountPropagation'] == 'HostToContainer'
+    assert {v['name']: v.get('hostPath', {}).get('path') for v in pod['volumes']}['discovery'] == '/mnt/fast-disks'
+    assert pod['serviceAccountName'] == objects[0]['metadata']['name'] == objects[2]['subjects'][0]['name']
+    assert objects[2]['roleRef']['name'] == objects[1]['metadata']['name']
+    pv_rule = [r for r in objects[1]['rules'] if r['resources'] == ['persistentvolumes']][0]
+    assert set(pv_rule['verbs']) >= {'create', 'delete', 'list', 'watch'}
+    assert all(o['metadata']['labels'][local_pv.MANAGED_LABEL] == 'true' for o in objects)
+
+
+def test_static_provisioner_image_comes_from_the_mirror():
+    objects = local_pv.static_provisioner_objects('ssd-premium', '/mnt/fast-disks', 'v2.6.0', registry='mirror.example:5000/k8s/')
+    assert objects[4]['spec']['template']['spec']['containers'][0]['image'] == 'mirror.example:5000/k8s/sig-storage/local-volume-provisioner:v2.6.0'
+
+
+@pytest.mark.parametrize('args, fragment', [
+    (('local-ssd', '/mnt/fast-disks', 'latest'), 'must be vX.Y.Z'),
+    (('local-ssd', 'mnt/fast-disks', 'v2.6.0'), 'not an absolute path'),
+    (('Local_SSD', '/mnt/fast-disks', 'v2.6.0'), 'not a valid StorageClass name'),
+])
+def test_static_provisioner_bad_inputs(args, fragment):
+    with pytest.raises(local_pv.LocalPVError, match=fragment):
+        local_pv.static_provisioner_objects(*args)
