@@ -51,13 +51,31 @@ def calico_apiserver(_ignored=None):
 
 
 @_filter
+def calico_load_manifests(texts):
+    """Every YAML document of the manifests' texts, in order, empty ones left out. LibYAML's safe loader when
+    PyYAML has it: the operator's CRDs are megabytes, which the pure-Python loader behind from_yaml_all takes
+    seconds to read."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
+    docs = []
+    for text in texts or []:
+        try:
+            docs.extend(doc for doc in yaml.load_all(str(text), Loader=loader) if doc)
+        except yaml.YAMLError as exc:
+            raise AnsibleFilterError('A Calico manifest is not valid YAML: %s' % exc)
+    return docs
+
+
 def calico_manifest_objects(documents, registry=''):
     """The operator manifests' objects, the operator image under ``registry``."""
     return calico.manifest_objects(documents, registry)
 
 
 def calico_split_by_namespace(objects, namespaces):
-    """{'ready': [...], 'pending': [...]}: pending objects are in a namespace the manifests create."""
+    """{'ready': [...], 'pending': [...]}: pending objects are in a namespace the manifests create.
+    No namespaces (None): nothing is held back, every object is ready, in its order."""
+    if namespaces is None:
+        return {'ready': list(objects or []), 'pending': []}
     ready, pending = calico.split_by_namespace(objects, namespaces)
     return {'ready': ready, 'pending': pending}
 
@@ -71,6 +89,7 @@ class FilterModule(object):
             'calico_sources': calico_sources,
             'calico_installation': calico_installation,
             'calico_apiserver': calico_apiserver,
+            'calico_load_manifests': calico_load_manifests,
             'calico_manifest_objects': calico_manifest_objects,
             'calico_split_by_namespace': calico_split_by_namespace,
         }
