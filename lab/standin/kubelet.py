@@ -18,9 +18,12 @@ where the collection and kubeadm can see it:
 - healthz on healthzBindAddress:healthzPort (`/healthz` -> ok, plain HTTP); the kubelet port (10250) is
   bound and speaks HTTPS with a self-signed serving certificate (pki/kubelet.crt): `/healthz` -> ok, every
   other path -> 501 "not implemented by the stand-in" (the stand-in runs no containers to log or exec into).
+- with `serverTLSBootstrap: true`, the serving certificate from a `kubernetes.io/kubelet-serving` CSR
+  (kubelet_serving): requested from the status loop without blocking it, written to
+  pki/kubelet-server-current.pem once approved and issued, and served on 10250 from then on.
 
 Differences from the real kubelet: it runs no containers (only stand-in images as child processes, which stop
-with the kubelet), it does not rotate certificates, and it reports the host's cpu/memory as capacity.  Paths are
+with the kubelet), it does not rotate its client certificate, and it reports the host's cpu/memory as capacity.  Paths are
 prefixed with $IRONSTONE_STANDIN_ROOT in tests; `ctr`/`crictl` calls go through replaceable functions.
 """
 
@@ -49,6 +52,7 @@ from . import kubeclient
 from . import kubelet_bootstrap as bootstrap
 from . import kubelet_config as kconfig
 from . import kubelet_node as knode
+from . import kubelet_serving as kserving
 from . import kubelet_static as kstatic
 from . import scheduling
 from .version import STANDIN_BANNER, git_version
@@ -195,7 +199,7 @@ def serving_context(cert_dir, hostname, node_ip):
 class Kubelet:  # pylint: disable=too-many-instance-attributes
     """Registration, heartbeat, lease and mirror pods against one API client."""
 
-    def __init__(self, name, node_ip, labels, taints, config, client_factory, pods, crictl=run_crictl):
+    def __init__(self, name, node_ip, labels, taints, config, client_factory, pods, crictl=run_crictl, serving=None):
         self.name = name
         self.node_ip = node_ip
         self.labels = labels
@@ -210,6 +214,7 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
         self.status = knode.NodeStatus()
         self.last_error = {}
         self.mirrors = {}  # (ns, name) -> config hash of the mirror pod we created
+        self.serving = serving  # kubelet_serving.ServingCertificate with serverTLSBootstrap, else None
 
     def _api_failed(self, what, err):
         now = time.monotonic()
@@ -330,6 +335,8 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
                 self.register()
             self.heartbeat()
             self.sync_mirrors()
+            if self.serving is not None:
+                self.serving.tick(self._client())
         except (kubeclient.ApiError, OSError, ssl.SSLError, ValueError) as err:
             what = "Unable to register node with API server" if self.node_uid is None else "Error updating node status, will retry"
             self._api_failed(what, err)
@@ -417,11 +424,15 @@ def main(argv=None):  # pylint: disable=too-many-return-statements,too-many-bran
         klog('"No API server defined - no node status update will be sent"')
 
     servers = []
+    serving = None
     try:
         if config.get("healthzPort"):
             servers.append(_serve(config.get("healthzBindAddress", "127.0.0.1"), config["healthzPort"]))
-        servers.append(_serve(config.get("address", "0.0.0.0"), config.get("port", 10250),
-                              serving_context(cert_dir, name, node_ip)))
+        context = serving_context(cert_dir, name, node_ip)
+        if kubeconfig and config.get("serverTLSBootstrap"):
+            serving = kserving.ServingCertificate(cert_dir, name, node_ip, context, klog)
+            serving.reload()
+        servers.append(_serve(config.get("address", "0.0.0.0"), config.get("port", 10250), context))
     except OSError as err:
         for server in servers:
             server.shutdown()
@@ -433,7 +444,7 @@ def main(argv=None):  # pylint: disable=too-many-return-statements,too-many-bran
     if kubeconfig:
         kubelet = Kubelet(name, node_ip, dict(knode.default_labels(name), **values["node-labels"]),
                           config.get("registerWithTaints") or [], config,
-                          lambda: bootstrap.client_from_conf(bootstrap.load_kubeconfig(kubeconfig)), pods)
+                          lambda: bootstrap.client_from_conf(bootstrap.load_kubeconfig(kubeconfig)), pods, serving=serving)
     klog(f'"Kubelet stand-in started" node="{name}" nodeIP="{node_ip}" staticPodPath="{static_path}"')
     last_scan = last_sync = -1e9
     try:

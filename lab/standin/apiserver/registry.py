@@ -116,6 +116,7 @@ BUILTIN = [
     _r("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, subresources=()),
     _r("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, subresources=()),
     _r("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, subresources=()),
+    _r("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, key="/registry/apiregistration.k8s.io/apiservices"),
     _r("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
        short_names=["crd", "crds"], generation=True, key="/registry/apiextensions.k8s.io/customresourcedefinitions"),
     _r("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
@@ -133,7 +134,7 @@ BUILTIN = [
 REVIEW_KINDS = ("SelfSubjectAccessReview", "SubjectAccessReview", "SelfSubjectReview")
 
 GROUP_ORDER = ["", "apps", "batch", "policy", "storage.k8s.io", "node.k8s.io", "scheduling.k8s.io",
-               "rbac.authorization.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io",
+               "rbac.authorization.k8s.io", "apiregistration.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io",
                "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io", "authentication.k8s.io", "authorization.k8s.io"]
 
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"

@@ -308,6 +308,15 @@ def _component_config(name, value, api):
 # --------------------------------------------------------------------------
 # kubeadm init
 # --------------------------------------------------------------------------
+# The cluster's KubeletConfiguration before kubelet_configuration is merged over it: the systemd
+# cgroup driver (containerd is configured for it), and serverTLSBootstrap, so that each kubelet asks
+# for a serving certificate signed by the cluster CA (a kubernetes.io/kubelet-serving
+# CertificateSigningRequest, approved by the monitoring stage's kubelet_serving_csr) instead of
+# serving with a self-signed one; metrics-server can then verify the kubelets without
+# --kubelet-insecure-tls. kubeadm init uploads this document to the kube-system/kubelet-config
+# ConfigMap, and every kubeadm join writes it to the joining node's /var/lib/kubelet/config.yaml.
+KUBELET_DEFAULTS = {'apiVersion': KUBELET_API, 'kind': 'KubeletConfiguration', 'cgroupDriver': 'systemd',
+                    'serverTLSBootstrap': True}
 INIT_REQUIRED = ('node_name', 'advertise_address', 'cri_socket', 'kubernetes_version', 'control_plane_endpoint',
                  'pod_subnet', 'service_subnet', 'etcd_endpoints', 'etcd_ca_file', 'etcd_cert_file', 'etcd_key_file')
 INIT_OPTIONAL = {
@@ -397,6 +406,8 @@ def init_documents(p):
     if kubelet_cfg.get('cgroupDriver', 'systemd') != 'systemd':
         _fail('kubelet_configuration', 'cgroupDriver %r: the collection configures containerd for the systemd '
                                        'cgroup driver; the kubelet must use it too' % (kubelet_cfg['cgroupDriver'],))
+    if not isinstance(kubelet_cfg.get('serverTLSBootstrap', True), bool):
+        _fail('kubelet_configuration', 'serverTLSBootstrap must be true or false, got %r' % (kubelet_cfg['serverTLSBootstrap'],))
     proxy_cfg = _component_config('kube_proxy_configuration', p['kube_proxy_configuration'], KUBE_PROXY_API)
     skip_phases = _string_list('skip_phases', p['skip_phases'])
     ignore = _preflight_errors('ignore_preflight_errors', p['ignore_preflight_errors'])
@@ -436,7 +447,7 @@ def init_documents(p):
     external = {'endpoints': endpoints}
     external.update(etcd_files)
     cluster['etcd'] = {'external': external}
-    kubelet = {'apiVersion': KUBELET_API, 'kind': 'KubeletConfiguration', 'cgroupDriver': 'systemd'}
+    kubelet = dict(KUBELET_DEFAULTS)
     kubelet.update(kubelet_cfg)
     proxy = {'apiVersion': KUBE_PROXY_API, 'kind': 'KubeProxyConfiguration'}
     proxy.update(proxy_cfg)

@@ -106,7 +106,8 @@ def test_init_defaults():
         "certFile": "/etc/kubernetes/pki/apiserver-etcd-client.crt",
         "keyFile": "/etc/kubernetes/pki/apiserver-etcd-client.key"}}
     assert kinds["KubeletConfiguration"] == {
-        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
+        "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "cgroupDriver": "systemd",
+        "serverTLSBootstrap": True}
     assert kinds["KubeProxyConfiguration"] == {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration"}
     assert_valid(config.dump(docs))
@@ -149,6 +150,16 @@ def test_init_everything():
     assert kinds["KubeletConfiguration"]["maxPods"] == 200
     assert kinds["KubeProxyConfiguration"]["mode"] == "ipvs"
     assert "upload" not in text.lower().replace("uploadcerts", "")  # a CLI flag, not a field
+
+
+def test_kubelet_serving_certificates_are_bootstrapped_unless_turned_off():
+    # serverTLSBootstrap: the kubelets ask for serving certificates from the cluster CA (kubernetes.io/kubelet-serving
+    # CSRs, which the monitoring stage approves); kube_kubelet_configuration can turn it off.
+    kubelet = docs_by_kind(config.init_documents(init_params()))["KubeletConfiguration"]
+    assert kubelet["serverTLSBootstrap"] is True
+    off = docs_by_kind(config.init_documents(init_params(kubelet_configuration={"serverTLSBootstrap": False})))
+    assert off["KubeletConfiguration"]["serverTLSBootstrap"] is False
+    assert "serverTLSBootstrap: true" in config.dump(config.init_documents(init_params()))
 
 
 def test_taints_empty_list_vs_none():
@@ -246,6 +257,7 @@ def test_the_standin_check_bites():
     ("image_repository", 5, "string"),
     ("kubelet_configuration", {"cgroupDriver": "cgroupfs"}, "cgroupDriver"),
     ("kubelet_configuration", {"kind": "Other"}, "must not set kind"),
+    ("kubelet_configuration", {"serverTLSBootstrap": "yes"}, "serverTLSBootstrap must be true or false"),
     ("kube_proxy_configuration", {"apiVersion": "x"}, "must not set apiVersion"),
     ("kube_proxy_configuration", [], "mapping"),
     ("skip_phases", "addon/kube-proxy", "list"),
