@@ -11,6 +11,7 @@ from ansible_collections.ironstone.k8s.plugins.filter import gpu
 FILTER_DIR = os.path.dirname(os.path.abspath(gpu.__file__))
 NAMES = ["gpu_node_patches", "gpu_cluster_objects", "gpu_summary"]
 
+
 def test_every_filter_is_registered_and_has_its_doc():
     filters = gpu.FilterModule().filters()
     assert sorted(filters) == sorted(NAMES)
