@@ -10,21 +10,12 @@ AnsibleFilterError with the same message.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import functools
-
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.ironstone.k8s.plugins.plugin_utils.filters import reraise_as_filter_error
 from ansible_collections.ironstone.k8s.plugins.module_utils import calico
 
-
-def _filter(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except calico.CalicoError as exc:
-            raise AnsibleFilterError(str(exc))
-    return wrapper
+_filter = reraise_as_filter_error(calico.CalicoError)
 
 
 @_filter

@@ -9,21 +9,10 @@ KubeadmConfigError into AnsibleFilterError with the same message.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import functools
-
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.ironstone.k8s.plugins.plugin_utils.filters import reraise_as_filter_error
 from ansible_collections.ironstone.k8s.plugins.module_utils.kubeadm import certs, config, nodemeta
 
-
-def _filter(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except config.KubeadmConfigError as exc:
-            raise AnsibleFilterError(str(exc))
-    return wrapper
+_filter = reraise_as_filter_error(config.KubeadmConfigError)
 
 
 @_filter
