@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -24,7 +23,9 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import standin_pki  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import apiserver  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import build_repo  # noqa: E402  pylint: disable=wrong-import-position
 from lab.standin import kubelet  # noqa: E402  pylint: disable=wrong-import-position
@@ -44,44 +45,6 @@ OPERATOR = "/apis/apps/v1/namespaces/tigera-operator/deployments/tigera-operator
 
 pytestmark = [pytest.mark.skipif(ETCD is None, reason="etcd binary not installed"),
               pytest.mark.skipif(not os.path.isdir(CRDS), reason=f"IRONSTONE_CRDS_DIR: {CRDS} not found")]
-
-
-def _pki(directory, nodes):
-    from cryptography import x509  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-    from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID  # pylint: disable=import-outside-toplevel
-    import ipaddress  # pylint: disable=import-outside-toplevel
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def issue(name, cn, orgs, ca, server):
-        key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs] + [x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        builder = (x509.CertificateBuilder().subject_name(subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1)))
-        if ca is None:
-            cert = builder.issuer_name(subject).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256())
-        else:
-            usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
-            builder = builder.issuer_name(ca[0].subject).add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            if server:
-                builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                                             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            cert = builder.sign(ca[1], hashes.SHA256())
-        with open(os.path.join(directory, name + ".crt"), "wb") as handle:
-            handle.write(cert.public_bytes(serialization.Encoding.PEM))
-        with open(os.path.join(directory, name + ".key"), "wb") as handle:
-            handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
-        return cert, key
-
-    ca = issue("ca", "kubernetes", [], None, False)
-    etcd_ca = issue("etcd-ca", "etcd-ca", [], None, False)
-    issue("etcd-server", "etcd", [], etcd_ca, True)
-    issue("etcd-client", "kube-apiserver-etcd-client", [], etcd_ca, False)
-    issue("apiserver", "kube-apiserver", [], ca, True)
-    issue("admin", "kubernetes-admin", ["system:masters"], ca, False)
-    for node in nodes:
-        issue("node-" + node, "system:node:" + node, ["system:nodes"], ca, False)
 
 
 class Env:
@@ -118,21 +81,10 @@ class Env:
             conn.close()
 
 
-def _wait_port(port, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module", name="env")
 def env_fixture(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("calico"))
-    _pki(directory, ("cp1", "w1", "x1"))
+    standin_pki.write_pki(directory, ("cp1", "w1", "x1"))
     with open(os.path.join(directory, "etcd.log"), "wb") as log:
         etcd = subprocess.Popen([  # pylint: disable=consider-using-with
             ETCD, "--name=c", f"--data-dir={directory}/etcd", f"--listen-client-urls=https://127.0.0.1:{ETCD_PORT}",
@@ -142,7 +94,7 @@ def env_fixture(tmp_path_factory):
             f"--trusted-ca-file={directory}/etcd-ca.crt", "--client-cert-auth"], stdout=subprocess.DEVNULL, stderr=log)
     httpd = stop = None
     try:
-        if not _wait_port(ETCD_PORT, 40):
+        if not standin_pki.wait_port(ETCD_PORT, 40):
             with open(os.path.join(directory, "etcd.log"), encoding="utf-8", errors="replace") as handle:
                 pytest.fail("etcd did not start: " + handle.read()[-3000:])
         flags = ["--advertise-address=127.0.0.1", f"--client-ca-file={directory}/ca.crt", f"--etcd-cafile={directory}/etcd-ca.crt",
