@@ -31,7 +31,7 @@ export PATH := $(BIN):$(PATH)
 # Molecule scenarios, in lanes that `make molecule` runs side by side (lanes separated by ';',
 # scenarios within a lane one after another; tests/molecule_lanes.py). Every scenario is in one
 # lane. `make molecule SCENARIOS="etcd ssh"` runs just those, one after another.
-MOLECULE_LANES ?= etcd_ops etcd; cluster storage ssh; runtime runtime_docker runtime_archive runtime_v2 preflight default
+MOLECULE_LANES ?= etcd_ops etcd; cluster storage ssh cluster_ops; runtime runtime_docker runtime_archive runtime_v2 preflight default
 SCENARIOS ?=
 
 .PHONY: help setup engine image hosttools lab lab-down test unit lint sanity molecule build bench clean \

@@ -11,8 +11,6 @@ binaries (a stand-in for the upstream tarball) and served over HTTP from this
 host on the bench network's gateway address.
 """
 import argparse
-import glob
-import hashlib
 import json
 import os
 import shutil
@@ -20,6 +18,9 @@ import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from etcd_archive import build as etcd_archive_build  # noqa: E402  pylint: disable=wrong-import-position
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BENCH = os.path.join(ROOT, ".cache", "bench")
@@ -32,27 +33,8 @@ MIRROR_PORT = 8098
 
 def etcd_archive():
     """Repack Debian's etcd binaries in the upstream archive layout; return (name, sha256)."""
-    mirror = os.path.join(BENCH, "mirror")
-    work = os.path.join(BENCH, "debs")
-    os.makedirs(mirror, exist_ok=True)
-    existing = glob.glob(os.path.join(mirror, "etcd-v*-linux-amd64.tar.gz"))
-    if not existing:
-        shutil.rmtree(work, ignore_errors=True)
-        os.makedirs(work)
-        subprocess.run(["apt-get", "download", "etcd-server", "etcd-client"], cwd=work, check=True,
-                       stdout=subprocess.DEVNULL)
-        for deb in glob.glob(os.path.join(work, "*.deb")):
-            subprocess.run(["dpkg-deb", "-x", deb, os.path.join(work, "root")], check=True)
-        version = subprocess.run([os.path.join(work, "root/usr/bin/etcd"), "--version"], check=True,
-                                 capture_output=True, text=True).stdout.split()[2]
-        top = "etcd-v%s-linux-amd64" % version
-        os.makedirs(os.path.join(work, top))
-        for binary in ("etcd", "etcdctl"):
-            shutil.copy(os.path.join(work, "root/usr/bin", binary), os.path.join(work, top, binary))
-        subprocess.run(["tar", "-C", work, "-czf", os.path.join(mirror, top + ".tar.gz"), top], check=True)
-        existing = glob.glob(os.path.join(mirror, "etcd-v*-linux-amd64.tar.gz"))
-    with open(existing[0], "rb") as handle:
-        return os.path.basename(existing[0]), hashlib.sha256(handle.read()).hexdigest()
+    result = etcd_archive_build(BENCH)
+    return result["name"], result["sha256"]
 
 
 def bench_pki(size):

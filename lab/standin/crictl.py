@@ -9,7 +9,12 @@ crictl would print for the few subcommands the lab needs:
   NetworkReady is DERIVED FROM /etc/cni/net.d (true iff it holds a `*.conf` or `*.conflist` file),
   not from containerd's CRI status, which this stand-in cannot read.
 - `version`: the server version `ctr version` reports (e.g. `1.6.20~ds1` for Debian's build).
-- `ps` (`-a`, `-q`), `pods` (`-q`), `images` (`-q`): lists from `ctr -n k8s.io containers|tasks|images`.
+- `ps` (`-a`, `-q`), `pods` (`-q`), `images` (`-q`): lists from `ctr -n k8s.io containers|tasks|images`; `ps` also
+  lists the kubelet stand-in's static pod children (the kube-apiserver stand-in), from their runtime records in
+  /run/ironstone-standin/containers ($IRONSTONE_STANDIN_RUNTIME_DIR), which are real processes but not containerd's.
+- `inspect ID...` (`-o json`, the default): crictl's JSON (`status`, `info.pid`) for a containerd container of
+  the k8s.io namespace (the PID from `ctr -n k8s.io tasks ls`) or a stand-in static pod child (its real PID);
+  an ID may be a unique prefix; an unknown ID fails as crictl does (NotFound).
 - `--version`.
 
 The endpoint comes from `-r/--runtime-endpoint`, else `$CONTAINER_RUNTIME_ENDPOINT`, else
@@ -323,6 +328,7 @@ def _task_states(runtime):
 
 
 def _columns(rows, widths):
+    widths = [max([width] + [len(str(row[i])) + 3 for row in rows if i < len(row) - 1]) for i, width in enumerate(widths)]
     for row in rows:
         print("".join(str(cell).ljust(width) if i < len(row) - 1 else str(cell)
                       for i, (cell, width) in enumerate(zip(row, widths))).rstrip())
@@ -352,6 +358,12 @@ def cmd_ps(runtime, args):
         rows.append([cid[:13], image, ago(created), state.replace("CONTAINER_", "").title(),
                      labels.get("io.kubernetes.container.name", ""), labels.get("io.kubernetes.container.restartCount", "0"),
                      labels.get("io.kubernetes.pod.uid", "")[:13], labels.get("io.kubernetes.pod.name", "")])
+    for record in standin_records():
+        if not record["running"] and "all" not in opts:
+            continue
+        rows.append([record["id"][:13], record.get("image", ""), ago(record.get("createdAt", "")),
+                     "Running" if record["running"] else "Exited", record.get("name", ""), record.get("attempt", 0),
+                     "(stand-in)", record.get("podName", "")])
     if "quiet" in opts:
         for row in rows:
             print(row[0])
@@ -416,7 +428,86 @@ def cmd_images(runtime, args):
     return 0
 
 
-COMMANDS = {"info": cmd_info, "version": cmd_version, "ps": cmd_ps, "pods": cmd_pods, "images": cmd_images}
+RUNTIME_DIR = "/run/ironstone-standin/containers"
+
+
+def standin_records():
+    """The kubelet stand-in's runtime records of its static pod children (real processes), newest first."""
+    directory = host_path(os.environ.get("IRONSTONE_STANDIN_RUNTIME_DIR", RUNTIME_DIR))
+    records = []
+    for path in glob.glob(os.path.join(directory, "*.json")):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("id") and isinstance(record.get("pid"), int):
+            record["running"] = os.path.exists(f"/proc/{record['pid']}")
+            records.append(record)
+    return sorted(records, key=lambda r: r.get("createdAt", ""), reverse=True)
+
+
+def _task_pids(runtime):
+    rows = parse_table(runtime._call(["tasks", "ls"], namespace=K8S_NAMESPACE))  # pylint: disable=protected-access
+    return {row.get("TASK"): (row.get("PID", "0"), row.get("STATUS", "")) for row in rows}
+
+
+def _inspect_one(runtime, wanted, containers, records):
+    matches = [c for c in containers if c[0].startswith(wanted)]
+    matches += [("standin", r) for r in records if r["id"].startswith(wanted)]
+    if len(matches) != 1:
+        if matches:
+            raise CrictlError(f'getting the status of the container "{wanted}": rpc error: code = NotFound desc = '
+                              f'an error occurred when try to find container "{wanted}": ambiguous ID')
+        raise CrictlError(f'getting the status of the container "{wanted}": rpc error: code = NotFound desc = '
+                          f'an error occurred when try to find container "{wanted}": not found')
+    if matches[0][0] == "standin":
+        record = matches[0][1]
+        state = "CONTAINER_RUNNING" if record["running"] else "CONTAINER_EXITED"
+        return {"status": {"id": record["id"], "metadata": {"attempt": record.get("attempt", 0), "name": record.get("name", "")},
+                           "state": state, "createdAt": record.get("createdAt", ""), "image": {"image": record.get("image", "")},
+                           "labels": {"io.kubernetes.pod.name": record.get("podName", ""),
+                                      "io.kubernetes.pod.namespace": record.get("podNamespace", ""),
+                                      "io.kubernetes.container.name": record.get("name", "")}},
+                "info": {"pid": record["pid"] if record["running"] else 0, "runtimeType": "ironstone-standin",
+                         "ironstone.k8s/stand-in": "a static pod child of the kubelet stand-in: a real process, not a "
+                                                   "containerd container"}}
+    cid, image, labels, created = matches[0]
+    pid, status = _task_pids(runtime).get(cid, ("0", ""))
+    state = "CONTAINER_RUNNING" if status == "RUNNING" else "CONTAINER_EXITED"
+    return {"status": {"id": cid, "metadata": {"attempt": int(labels.get("io.kubernetes.container.restartCount", "0") or 0),
+                                               "name": labels.get("io.kubernetes.container.name", "")},
+                       "state": state, "createdAt": created, "image": {"image": image}, "labels": labels},
+            "info": {"pid": int(pid) if state == "CONTAINER_RUNNING" and pid.isdigit() else 0,
+                     "ironstone.k8s/stand-in": "crictl STAND-IN: from `ctr -n k8s.io containers info` and `tasks ls`"}}
+
+
+def cmd_inspect(runtime, args):
+    ids, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("-o", "--output"):
+            if not rest:
+                raise CrictlError(f"flag needs an argument: {arg}")
+            if rest.pop(0) != "json":
+                raise CrictlError("only -o json is implemented by the stand-in")
+        elif arg in ("-o=json", "--output=json"):
+            continue
+        elif arg.startswith("-"):
+            raise CrictlError(f"option {arg}: not implemented by the stand-in")
+        else:
+            ids.append(arg)
+    if not ids:
+        raise CrictlError("ID cannot be empty")
+    runtime.check_cri()
+    containers = [c for c in _containers(runtime) if c[2].get("io.cri-containerd.kind") == "container"]
+    records = standin_records()
+    for wanted in ids:
+        print(json.dumps(_inspect_one(runtime, wanted, containers, records), indent=2))
+    return 0
+
+
+COMMANDS = {"inspect": cmd_inspect, "info": cmd_info, "version": cmd_version, "ps": cmd_ps, "pods": cmd_pods, "images": cmd_images}
 
 
 def parse_global(argv):

@@ -16,11 +16,15 @@ where the collection and kubeadm can see it:
   configuration and the DaemonSet calico-system/calico-node would run on this Node (scheduling.daemon_pod_fits), the status loop writes
   /etc/cni/net.d/10-calico.conflist (one GET of the DaemonSet per loop, only while no configuration exists).
 - healthz on healthzBindAddress:healthzPort (`/healthz` -> ok, plain HTTP); the kubelet port (10250) is
-  bound and speaks HTTPS with a self-signed serving certificate (pki/kubelet.crt): `/healthz` -> ok, every
-  other path -> 501 "not implemented by the stand-in" (the stand-in runs no containers to log or exec into).
+  bound and speaks HTTPS with a self-signed serving certificate (pki/kubelet.crt): `/healthz` -> ok,
+  `/containerLogs/...` (below), every other path -> 501 "not implemented by the stand-in".
 - with `serverTLSBootstrap: true`, the serving certificate from a `kubernetes.io/kubelet-serving` CSR
   (kubelet_serving): requested from the status loop without blocking it, written to
   pki/kubelet-server-current.pem once approved and issued, and served on 10250 from then on.
+- STAND-IN crash loops (kubelet_crashloop): pods bound to this node with the annotation
+  `ironstone.k8s/stand-in-crash-loop: "<exit code>"` get the status of a container in CrashLoopBackOff and a log
+  per attempt under /var/log/pods; `/containerLogs/<ns>/<pod>/<container>` on 10250 serves them to the API server
+  (client certificate from `authentication.x509.clientCAFile` required, as the real kubelet's x509 authentication).
 
 Differences from the real kubelet: it runs no containers (only stand-in images as child processes, which stop
 with the kubelet), it does not rotate its client certificate, and it reports the host's cpu/memory as capacity.  Paths are
@@ -51,6 +55,7 @@ from . import crictl as crictl_standin
 from . import kubeclient
 from . import kubelet_bootstrap as bootstrap
 from . import kubelet_config as kconfig
+from . import kubelet_crashloop as kcrash
 from . import kubelet_node as knode
 from . import kubelet_serving as kserving
 from . import kubelet_static as kstatic
@@ -143,12 +148,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # pylint: disable=invalid-name
         if self.path.split("?", 1)[0] == "/healthz":
             self._reply(200, "ok")
+        elif self.server.secure and self.path.startswith("/containerLogs/"):
+            self._container_logs()
         elif self.server.secure:
             self._reply(501, json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 501,
                                          "reason": "NotImplemented", "message": f"{self.path}: not implemented by the stand-in"}),
                         "application/json")
         else:
             self._reply(404, "404 page not found\n")
+
+    def _container_logs(self):
+        try:
+            cert = self.request.getpeercert()
+        except (ValueError, AttributeError):
+            cert = None
+        if not cert:  # x509 authentication; anonymous requests are refused (authentication.anonymous is off)
+            self._reply(401, "Unauthorized")
+            return
+        kubelet = getattr(self.server, "kubelet", None)
+        if kubelet is None:
+            self._reply(503, "the kubelet has no API client (standalone mode)")
+            return
+        code, text = kubelet.crashloops.logs(self.path, kubelet.get_pod)
+        self._reply(code, text)
 
 
 def _serve(address, port, context=None):
@@ -160,6 +182,15 @@ def _serve(address, port, context=None):
         server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def require_client_certs(context, client_ca_file):
+    """Ask for client certificates verified against authentication.x509.clientCAFile (optional at the TLS level:
+    /healthz stays open, /containerLogs answers 401 without one)."""
+    if client_ca_file and os.path.exists(host_path(client_ca_file)):
+        context.load_verify_locations(host_path(client_ca_file))
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
 
 
 def serving_context(cert_dir, hostname, node_ip):
@@ -215,6 +246,15 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
         self.last_error = {}
         self.mirrors = {}  # (ns, name) -> config hash of the mirror pod we created
         self.serving = serving  # kubelet_serving.ServingCertificate with serverTLSBootstrap, else None
+        self.crashloops = kcrash.CrashLoops(name, klog, root=host_path(kcrash.LOG_ROOT))
+
+    def get_pod(self, namespace, name):
+        try:
+            return self._client().get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        except kubeclient.ApiError as err:
+            if err.status == 404:
+                return None
+            raise
 
     def _api_failed(self, what, err):
         now = time.monotonic()
@@ -335,6 +375,7 @@ class Kubelet:  # pylint: disable=too-many-instance-attributes
                 self.register()
             self.heartbeat()
             self.sync_mirrors()
+            self.crashloops.sync(self._client(), self.node_ip)
             if self.serving is not None:
                 self.serving.tick(self._client())
         except (kubeclient.ApiError, OSError, ssl.SSLError, ValueError) as err:
@@ -429,6 +470,7 @@ def main(argv=None):  # pylint: disable=too-many-return-statements,too-many-bran
         if config.get("healthzPort"):
             servers.append(_serve(config.get("healthzBindAddress", "127.0.0.1"), config["healthzPort"]))
         context = serving_context(cert_dir, name, node_ip)
+        require_client_certs(context, ((config.get("authentication") or {}).get("x509") or {}).get("clientCAFile"))
         if kubeconfig and config.get("serverTLSBootstrap"):
             serving = kserving.ServingCertificate(cert_dir, name, node_ip, context, klog)
             serving.reload()
@@ -445,6 +487,8 @@ def main(argv=None):  # pylint: disable=too-many-return-statements,too-many-bran
         kubelet = Kubelet(name, node_ip, dict(knode.default_labels(name), **values["node-labels"]),
                           config.get("registerWithTaints") or [], config,
                           lambda: bootstrap.client_from_conf(bootstrap.load_kubeconfig(kubeconfig)), pods, serving=serving)
+    if kubelet is not None and len(servers) > 0:
+        servers[-1].kubelet = kubelet
     klog(f'"Kubelet stand-in started" node="{name}" nodeIP="{node_ip}" staticPodPath="{static_path}"')
     last_scan = last_sync = -1e9
     try:

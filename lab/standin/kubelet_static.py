@@ -7,10 +7,17 @@ kube-controller-manager, kube-scheduler and etcd are not run: their mirror pods 
 `ironstone.k8s/stand-in: "simulated"` (the apiserver stand-in simulates their work).  Any other image is
 reported Pending with ErrImagePull "image not provided by the stand-in".  A run child is restarted with
 backoff 1, 2, 4 ... 30 s (reset after 10 minutes up), restarted when its manifest changes and stopped
-(SIGTERM, then SIGKILL after 10 s) when the manifest is removed; its output goes to the kubelet's log."""
+(SIGTERM, then SIGKILL after 10 s) when the manifest is removed; its output goes to the kubelet's log.
+
+A run child is a real process in the node's network namespace (what `hostNetwork: true` gives a real
+kube-apiserver).  Each start gets a container ID (64 hex digits) reported as `standin://<id>` in the mirror pod's
+status, and a record `$IRONSTONE_STANDIN_RUNTIME_DIR/<id>.json` (default /run/ironstone-standin/containers: pid,
+names, start time) that the crictl stand-in's `ps` and `inspect` read, so `crictl inspect <id>` gives the real PID
+(`info.pid`) to enter with nsenter.  The record goes when the child exits or is stopped."""
 
 import datetime
 import hashlib
+import json
 import os
 import signal
 import ssl
@@ -24,6 +31,7 @@ import yaml
 from .version import git_version
 
 DEFAULT_IMAGES = "/usr/lib/ironstone-standin/images"
+DEFAULT_RUNTIME_DIR = "/run/ironstone-standin/containers"
 SIMULATED = ("kube-controller-manager", "kube-scheduler", "etcd")
 VERSIONED = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 NOT_PROVIDED = "image not provided by the stand-in"
@@ -33,6 +41,10 @@ STABLE_SECONDS = 600
 
 def images_dir():
     return os.environ.get("IRONSTONE_STANDIN_IMAGES", DEFAULT_IMAGES)
+
+
+def runtime_dir():
+    return os.environ.get("IRONSTONE_STANDIN_RUNTIME_DIR", DEFAULT_RUNTIME_DIR)
 
 
 def image_name_tag(image):
@@ -79,6 +91,7 @@ class StaticPod:  # pylint: disable=too-many-instance-attributes
         self.backoff = 0
         self.next_start = 0.0
         self.last_exit = None
+        self.container_id = ""
 
     @property
     def key(self):
@@ -204,8 +217,32 @@ class StaticPodManager:
             return
         pod.started_at = time.time()
         pod.started_clock = self.clock()
+        pod.container_id = hashlib.sha256(f"{pod.hash}/{pod.process.pid}/{pod.started_at}".encode()).hexdigest()
+        self._record(pod)
         if pod.process.stdout is not None:
             threading.Thread(target=_forward, args=(pod.process.stdout, f"[{pod.name}] ", self.log_line), daemon=True).start()
+
+    def _record(self, pod):
+        """The runtime record the crictl stand-in reads (best effort: a failure is logged, the child keeps running)."""
+        record = {"id": pod.container_id, "pid": pod.process.pid, "name": pod.container.get("name", pod.name),
+                  "image": pod.image, "podName": pod.name, "podNamespace": pod.namespace, "attempt": pod.restarts,
+                  "createdAt": rfc3339(pod.started_at), "stand-in": "a static pod child of the kubelet stand-in"}
+        try:
+            os.makedirs(runtime_dir(), exist_ok=True)
+            tmp = os.path.join(runtime_dir(), f".{pod.container_id}.tmp")
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(record, handle)
+            os.replace(tmp, os.path.join(runtime_dir(), f"{pod.container_id}.json"))
+        except OSError as err:
+            self.log(f'"Could not write the runtime record" pod="{pod.namespace}/{pod.name}" err="{err}"', "E")
+
+    @staticmethod
+    def _forget(pod):
+        if pod.container_id:
+            try:
+                os.unlink(os.path.join(runtime_dir(), f"{pod.container_id}.json"))
+            except OSError:
+                pass
 
     def _schedule_restart(self, pod):
         pod.backoff = 1 if pod.backoff == 0 else min(pod.backoff * 2, MAX_BACKOFF)
@@ -222,6 +259,7 @@ class StaticPodManager:
                     pod.backoff = 0
                 pod.last_exit = code
                 pod.process = None
+                self._forget(pod)
                 pod.restarts += 1
                 self._schedule_restart(pod)
                 self.log(f'"Static pod container exited; restarting with back-off" pod="{pod.namespace}/{pod.name}" '
@@ -232,6 +270,7 @@ class StaticPodManager:
     def stop(self, pod, grace=10.0):
         proc = pod.process
         pod.process = None
+        self._forget(pod)
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGTERM)
@@ -279,7 +318,7 @@ class StaticPodManager:
                              state={"running": {"startedAt": rfc3339(pod.created_at)}})
         elif pod.running():
             ready = self.probe(probe_url(pod))
-            container.update(ready=ready, started=True, containerID=f"standin://pid/{pod.process.pid}",
+            container.update(ready=ready, started=True, containerID=f"standin://{pod.container_id}",
                              state={"running": {"startedAt": rfc3339(pod.started_at)}})
         else:
             container.update(ready=False, started=False, state={"waiting": {

@@ -203,6 +203,11 @@ def build(values, log):
         "enable_bootstrap_token_auth": values.get("enable-bootstrap-token-auth", False),
         "client_ca_file": values.get("client-ca-file"),
         "first_service_ip": str(net.network_address + 1),
+        # pods/log is proxied to the kubelets with these (apiserver/podlogs.py)
+        "kubelet_client_certificate": values.get("kubelet-client-certificate"),
+        "kubelet_client_key": values.get("kubelet-client-key"),
+        "kubelet_certificate_authority": values.get("kubelet-certificate-authority"),
+        "kubelet_preferred_address_types": [t for t in (values.get("kubelet-preferred-address-types") or "").split(",") if t],
     }
     registry = Registry(etcd)
     store = Store(etcd, registry, cidr, log)

@@ -30,12 +30,13 @@ from .etcd import EtcdError
 from .registry import REVIEW_KINDS
 from .store import ApiError, bad_request, evict
 
+from . import podlogs
 from . import tables
 
 ALL_ACCESS_GROUPS = {"system:masters", "kubeadm:cluster-admins"}
 NODE_WRITABLE = {"nodes", "pods", "leases", "events", "certificatesigningrequests"}
 READ_VERBS = {"get", "list", "watch"}
-UNIMPLEMENTED_SUBRESOURCES = {"eviction", "binding", "scale", "log", "exec", "proxy", "attach", "portforward", "token",
+UNIMPLEMENTED_SUBRESOURCES = {"eviction", "binding", "scale", "exec", "proxy", "attach", "portforward", "token",
                               "ephemeralcontainers", "resize"}
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
@@ -401,6 +402,12 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
         if not res.namespaced and namespace is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource", {})
+        if sub == "log" and res.kind == "Pod" and res.group == "":
+            if verb != "get":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            text = podlogs.pod_log(self.store, res, self.registry.lookup("", "v1", "nodes"), self.options, namespace, name, query)
+            self.send_json(handler, 200, text, content_type="text/plain")
+            return
         if sub is not None and sub not in res.subresources and not (sub == "eviction" and res.kind == "Pod" and verb == "create") \
                 and not (sub == "scale" and res.kind in ("Deployment", "StatefulSet", "ReplicaSet") and verb in ("get", "update", "patch")):
             if sub in UNIMPLEMENTED_SUBRESOURCES:

@@ -480,6 +480,28 @@ def _created_at_row(obj, _now):
 
 _CREATED_AT_COLUMNS = [_name_col(), _col("Created At", "date", _AGE_DOC)]
 
+
+def _event_row(obj, now):
+    """The real printer's columns of a core/v1 Event (pkg/printers/internalversion printEvent)."""
+    involved = obj.get("involvedObject") or {}
+    first = obj.get("firstTimestamp") or obj.get("eventTime") or _meta(obj).get("creationTimestamp")
+    last = obj.get("lastTimestamp") or first
+    source = obj.get("source") or {}
+    source_text = source.get("component", "") + ((", " + source["host"]) if source.get("host") else "")
+    count = obj.get("count") or 1
+    return [_since(last, now) if count <= 1 else "%s (x%d over %s)" % (_since(last, now), count, _since(first, now)),
+            obj.get("type", ""), obj.get("reason", ""),
+            "%s/%s" % ((involved.get("kind") or "").lower(), involved.get("name", "")), involved.get("fieldPath", ""),
+            source_text or (obj.get("reportingComponent") or ""), (obj.get("message") or "").strip(), _since(first, now),
+            count, _meta(obj).get("name")]
+
+
+_EVENT_COLUMNS = [
+    _col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Subobject", priority=1),
+    _col("Source", priority=1), _col("Message"), _col("First Seen", priority=1), _col("Count", priority=1),
+    _col("Name", priority=1),
+]
+
 _PRINTERS = {
     ("", "Node"): (_NODE_COLUMNS, _node_row),
     ("", "Pod"): (_POD_COLUMNS, _pod_row),
@@ -493,6 +515,7 @@ _PRINTERS = {
     ("storage.k8s.io", "StorageClass"): (_STORAGECLASS_COLUMNS, _storageclass_row),
     ("", "PersistentVolume"): (_PV_COLUMNS, _pv_row),
     ("", "PersistentVolumeClaim"): (_PVC_COLUMNS, _pvc_row),
+    ("", "Event"): (_EVENT_COLUMNS, _event_row),
     ("certificates.k8s.io", "CertificateSigningRequest"): (_CSR_COLUMNS, _csr_row),
     ("coordination.k8s.io", "Lease"): ([_name_col(), _col("Holder", description="The holder of the lease"), _age_col()],
                                        _lease_row),

@@ -683,8 +683,23 @@ def test_unsupported_paths_are_explicit(env):
     c = env.client()
     c.post("/api/v1/namespaces/default/pods", {"metadata": {"name": "p501"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
     with pytest.raises(ApiError) as err:
-        c.get("/api/v1/namespaces/default/pods/p501/log")
+        c.get("/api/v1/namespaces/default/pods/p501/exec")
     assert err.value.status == 501 and "not implemented by the stand-in" in err.value.message
+    with pytest.raises(ApiError) as err:
+        c.get("/api/v1/namespaces/default/pods/p501/log", {"follow": "true"})
+    assert err.value.status == 501 and "not implemented by the stand-in" in err.value.message
+    # pods/log (proxied to the kubelet, kubelet_crashloop.py): the real registry's checks come first
+    c.post("/api/v1/namespaces/default/pods", {"metadata": {"name": "two"}, "spec": {"containers": [
+        {"name": "a", "image": "x"}, {"name": "b", "image": "x"}]}})
+    with pytest.raises(ApiError) as err:
+        c.get("/api/v1/namespaces/default/pods/two/log")
+    assert err.value.status == 400 and err.value.message == "a container name must be specified for pod two, choose one of: [a b]"
+    with pytest.raises(ApiError) as err:
+        c.get("/api/v1/namespaces/default/pods/two/log", {"container": "z"})
+    assert err.value.status == 400 and err.value.message == "container z is not valid for pod two"
+    with pytest.raises(ApiError) as err:
+        c.get("/api/v1/namespaces/default/pods/gone/log")
+    assert err.value.status == 404
     with pytest.raises(ApiError) as err:
         c.get("/apis/nope.example.com/v1/things")
     assert err.value.status == 404

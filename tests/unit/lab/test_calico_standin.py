@@ -300,7 +300,9 @@ class FakeApi:
             self.nodes[obj["metadata"]["name"]] = obj
         return obj
 
-    def get(self, path):
+    def get(self, path, query=None):
+        if path == "/api/v1/pods":
+            return {"items": []}
         if path == kubelet.CALICO_NODE_PATH:
             self.ds_gets += 1
             if self.daemonset is None:

@@ -322,9 +322,11 @@ class FakeApi:
         self.objects[key] = obj
         return obj
 
-    def get(self, path):
+    def get(self, path, query=None):
         from lab.standin.kubeclient import ApiError  # pylint: disable=import-outside-toplevel
         self.calls.append(("GET", path))
+        if path == "/api/v1/pods" and query is not None:
+            return {"items": [o for o in self.objects.values() if o.get("kind") == "Pod"]}
         if path not in self.objects:
             raise ApiError(404, "NotFound", "not found")
         return self.objects[path]
