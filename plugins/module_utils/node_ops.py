@@ -24,8 +24,9 @@ def _meta(obj):
     return (obj or {}).get('metadata') or {}
 
 
-def _ready(node):
-    for cond in (node.get('status') or {}).get('conditions') or []:
+def _ready(obj):
+    """Whether a Node's or a Pod's Ready condition is True."""
+    for cond in (obj.get('status') or {}).get('conditions') or []:
         if cond.get('type') == 'Ready':
             return cond.get('status') == 'True'
     return False
@@ -70,13 +71,6 @@ def _evictable(pod):
     return (pod.get('status') or {}).get('phase') not in ('Succeeded', 'Failed')
 
 
-def _pod_ready(pod):
-    for cond in (pod.get('status') or {}).get('conditions') or []:
-        if cond.get('type') == 'Ready':
-            return cond.get('status') == 'True'
-    return False
-
-
 def _scaled(value, total):
     """An IntOrString of a budget: an int, or a percentage of ``total`` rounded up."""
     if isinstance(value, int):
@@ -100,7 +94,7 @@ def pdb_allowance(pdb, pods):
     selected = [p for p in pods or [] if _meta(p).get('namespace') == meta.get('namespace')
                 and match_selector(spec.get('selector'), _meta(p).get('labels'))
                 and not _meta(p).get('deletionTimestamp')]
-    healthy = sum(1 for p in selected if _pod_ready(p))
+    healthy = sum(1 for p in selected if _ready(p))
     if 'minAvailable' in spec:
         desired = _scaled(spec['minAvailable'], len(selected))
     elif 'maxUnavailable' in spec:
